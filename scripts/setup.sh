@@ -82,8 +82,12 @@ else
 fi
 
 STEP="lab base image"
-if docker image inspect "$LAB_IMAGE" >/dev/null 2>&1; then
-  say "Lab base image $LAB_IMAGE present"
+# The image carries the hash of its Dockerfile: a changed Dockerfile means a rebuild, and
+# playbooks/lab.yml then re-creates the containers on the new image.
+want_image=$(sha256sum lab/image/Dockerfile | cut -c1-16)
+have_image=$(docker image inspect -f '{{ index .Config.Labels "djangostack.dockerfile" }}' "$LAB_IMAGE" 2>/dev/null || true)
+if [ "$have_image" = "$want_image" ]; then
+  say "Lab base image $LAB_IMAGE up to date"
 else
   say "Building lab base image $LAB_IMAGE"
   rootfs_image="${LAB_IMAGE%%:*}-rootfs:bookworm"
@@ -95,8 +99,9 @@ else
     tar -C "$tmp" -c . | docker import - "$rootfs_image" >/dev/null || { rm -rf "$tmp"; fail "docker import failed"; }
     rm -rf "$tmp"
   fi
-  DOCKER_BUILDKIT=0 docker build --build-arg "ROOTFS=$rootfs_image" -t "$LAB_IMAGE" lab/image \
-    >/var/tmp/lab-image-build.log 2>&1 || fail "docker build of lab/image failed: read /var/tmp/lab-image-build.log"
+  DOCKER_BUILDKIT=0 docker build --build-arg "ROOTFS=$rootfs_image" --label "djangostack.dockerfile=$want_image" \
+    -t "$LAB_IMAGE" lab/image >/var/tmp/lab-image-build.log 2>&1 \
+    || fail "docker build of lab/image failed: read /var/tmp/lab-image-build.log"
   say "Lab base image $LAB_IMAGE built"
 fi
 
