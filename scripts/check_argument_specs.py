@@ -4,7 +4,8 @@
 Every public variable must be documented (so `ansible-doc -t role` is complete and bad input
 fails before anything changes), and every documented option must have a default or be
 marked required. A default that is a template (a fact, say) is described in the option's
-text instead of `default:`, because validate_argument_spec templates the spec itself. Run from the repository root; exits 1 and names each mismatch.
+text instead of `default:`, because validate_argument_spec templates the spec itself.
+Run from the repository root; exits 1 and names each mismatch.
 """
 
 from __future__ import annotations

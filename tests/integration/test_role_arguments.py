@@ -49,4 +49,3 @@ def test_memcached_refuses_bad_input(tmp_path: Path, variable: str, value: objec
     # or the preflight check ("x must be ...").
     assert re.search(rf"argument '+{variable}'+ |{variable} must ", run.output), run.output
     assert "Install the memcached package" not in run.output
-

@@ -1,0 +1,158 @@
+"""The collection as a Galaxy user gets it: built, installed offline, used from elsewhere.
+
+The tarball must carry the roles and playbooks and leave the lab, tests and sample app
+behind. Installed into a temporary path, its memcached role then runs from a playbook
+outside the repository against a throwaway systemd container, made by playbooks/lab.yml
+from a one-host inventory of its own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, VENV_BIN, ansible_env, run_playbook
+
+CONTAINER_PREFIX = "djangostack-galaxytest-"
+NETWORK = "djangostack-galaxytest"
+ADDRESS = "172.30.90.11"
+
+USER_PLAYBOOK = """
+- name: Cache tier, from the installed collection
+  hosts: cache
+  roles:
+    - role: djangostack.deploy.memcached
+      vars:
+        memcached_memory_mb: 32
+"""
+
+
+def one_host_lab(tmp_path: Path) -> Path:
+    """An inventory for playbooks/lab.yml and the user playbook: one cache host."""
+    host_vars = {
+        "ansible_connection": "community.docker.docker",
+        "ansible_host": f"{CONTAINER_PREFIX}cache1",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "lab_image": "djangostack/lab-base:bookworm",
+        "lab_container_prefix": CONTAINER_PREFIX,
+        "lab_networks": {NETWORK: "172.30.90.0/24"},
+        "lab_host_networks": {NETWORK: ADDRESS},
+    }
+    inventory = {
+        "all": {
+            "children": {
+                "lab": {"hosts": {"cache1": host_vars}},
+                "cache": {"hosts": {"cache1": None}},
+            }
+        }
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("build")
+    subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out)],
+        cwd=REPO,
+        env=ansible_env(),
+        check=True,
+    )
+    (built,) = out.glob("djangostack-deploy-*.tar.gz")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    collections = tmp_path_factory.mktemp("user") / "collections"
+    subprocess.run(
+        [
+            str(VENV_BIN / "ansible-galaxy"),
+            "collection",
+            "install",
+            "--offline",
+            # Install even when a copy sits in ~/.ansible (ansible-lint puts one there).
+            "--force",
+            "-p",
+            str(collections),
+            str(tarball),
+        ],
+        cwd=tarball.parent,
+        env=ansible_env(),
+        check=True,
+    )
+    return collections
+
+
+@pytest.fixture(scope="module")
+def lab_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    inventory = one_host_lab(tmp_path_factory.mktemp("lab"))
+    try:
+        assert run_playbook("playbooks/lab.yml", "-i", inventory).returncode == 0
+        yield inventory
+    finally:
+        run_playbook("playbooks/lab.yml", "-i", inventory, "-e", "lab_state=absent")
+
+
+def test_tarball_holds_the_collection_and_nothing_else(tarball: Path) -> None:
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+    assert "roles/memcached/tasks/main.yml" in names
+    assert "roles/memcached/meta/argument_specs.yml" in names
+    assert "playbooks/site.yml" in names
+    assert "MANIFEST.json" in names
+    for left_out in ("lab", "tests", "sample_django", "inventory/lab", "collections", ".venv"):
+        assert not any(n == left_out or n.startswith(left_out + "/") for n in names), left_out
+    assert not any("/molecule/" in n for n in names)
+    assert "playbooks/lab.yml" not in names
+
+
+def test_installed_role_runs_from_a_playbook_outside_the_repository(
+    installed: Path, lab_host: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "user_project"
+    project.mkdir()
+    (project / "cache.yml").write_text(USER_PLAYBOOK)
+    # Only the installed collection (and those bundled with the ansible package): the
+    # checkout's collections/ symlink and ansible.cfg are out of reach from here.
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(installed), "ANSIBLE_CONFIG": ""}
+    run = run_playbook("cache.yml", "-i", lab_host, cwd=project, env=env)
+    assert run.returncode == 0
+    # With those settings, the installed copy is the only djangostack.deploy in reach.
+    assert collection_locations(env, project) == [f"{installed}/ansible_collections"]
+
+    reply = subprocess.run(
+        [
+            "docker",
+            "exec",
+            f"{CONTAINER_PREFIX}cache1",
+            "bash",
+            "-c",
+            f"exec 3<>/dev/tcp/{ADDRESS}/11211 && printf 'stats settings\\r\\nquit\\r\\n' >&3"
+            " && timeout 5 cat <&3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"STAT maxbytes {32 * 1024 * 1024}" in reply.splitlines()
+    assert f"STAT inter {ADDRESS}" in reply.splitlines()
+
+
+def collection_locations(env: dict[str, str], cwd: Path) -> list[str]:
+    """The paths where ansible-galaxy finds djangostack.deploy with the given settings."""
+    listing = subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "list", "djangostack.deploy"],
+        cwd=cwd,
+        env=ansible_env(env),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.removeprefix("# ") for line in listing.splitlines() if line.startswith("# ")]
