@@ -1,0 +1,122 @@
+"""The lab and site.yml end to end: what `make up` builds, checked from the outside.
+
+Uses the lab of inventory/lab (creating it when absent, keeping it when `make up` already
+made it), so these tests are also the proof that `make up` converges and then stays put.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+from conftest import REPO, PlaybookRun, run_playbook
+
+INVENTORY = REPO / "inventory" / "lab"
+HOSTS = ["varnish1", "lb1", "web1", "web2", "cache1", "cache2", "db1", "db2"]
+PREFIX = "djangostack-"
+
+
+def docker_exec(host: str, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", "exec", PREFIX + host, *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def host_vars(host: str) -> dict:
+    return yaml.safe_load((INVENTORY / "host_vars" / f"{host}.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def lab() -> PlaybookRun:
+    run = run_playbook("playbooks/lab.yml")
+    assert run.returncode == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def site(lab: PlaybookRun) -> PlaybookRun:
+    run = run_playbook("playbooks/site.yml")
+    assert run.returncode == 0
+    return run
+
+
+def test_lab_playbook_is_idempotent(lab: PlaybookRun) -> None:
+    again = run_playbook("playbooks/lab.yml")
+    assert again.returncode == 0
+    assert again.changed_hosts() == {}
+    assert set(again.recap) == {"localhost", *HOSTS}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_every_host_runs_systemd(lab: PlaybookRun, host: str) -> None:
+    state = docker_exec(host, "systemctl", "is-system-running")
+    assert state.stdout.strip() == "running", state.stdout + state.stderr
+
+
+def test_ports_published_on_loopback_only(lab: PlaybookRun) -> None:
+    published = {}
+    for host in HOSTS:
+        ports = subprocess.run(
+            ["docker", "port", PREFIX + host], capture_output=True, text=True, check=True
+        ).stdout.split()
+        published[host] = sorted(p for p in ports if ":" in p)
+    assert published == {
+        "varnish1": ["127.0.0.1:8080"],
+        "lb1": ["127.0.0.1:8081"],
+        "web1": ["127.0.0.1:8082"],
+        **{host: [] for host in ["web2", "cache1", "cache2", "db1", "db2"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "reachable"),
+    [
+        ("varnish1", "lb1", True),  # edge
+        ("lb1", "web1", True),  # app
+        ("web1", "db1", True),  # data
+        ("varnish1", "db1", False),  # the edge never reaches the data tier
+        ("varnish1", "web1", False),
+        ("cache1", "db1", False),
+    ],
+)
+def test_networks_segment_the_tiers(
+    lab: PlaybookRun, source: str, target: str, reachable: bool
+) -> None:
+    # One ICMP-free probe: a TCP connect to port 9 (discard) is refused (reachable) or times
+    # out (dropped by Docker's isolation between networks). Bounded at 3 s.
+    addresses = host_vars(target)["lab_host_networks"].values()
+    outcomes = []
+    for address in addresses:
+        probe = docker_exec(source, "timeout", "3", "bash", "-c", f"exec 3<>/dev/tcp/{address}/9")
+        outcomes.append("Connection refused" in probe.stderr)
+    assert any(outcomes) == reachable, (source, target, list(addresses))
+
+
+def test_site_converges_then_changes_nothing(site: PlaybookRun) -> None:
+    again = run_playbook("playbooks/site.yml")
+    assert again.returncode == 0
+    assert again.changed_hosts() == {}
+
+
+def test_memcached_answers_every_app_server(site: PlaybookRun) -> None:
+    for web in ("web1", "web2"):
+        for cache in ("cache1", "cache2"):
+            (address,) = host_vars(cache)["lab_host_networks"].values()
+            session = docker_exec(
+                web,
+                "bash",
+                "-c",
+                f"exec 3<>/dev/tcp/{address}/11211 && "
+                f"printf 'set lab:{web} 0 30 2\\r\\nok\\r\\nget lab:{web}\\r\\nquit\\r\\n' >&3 "
+                "&& timeout 5 cat <&3",
+            )
+            assert session.stdout.splitlines() == ["STORED", f"VALUE lab:{web} 0 2", "ok", "END"]
+
+
+def test_smoke_playbook_passes(site: PlaybookRun) -> None:
+    assert run_playbook("playbooks/smoke.yml").returncode == 0
