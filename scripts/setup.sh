@@ -13,7 +13,8 @@ VENV=${VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 STEP=""
 
-say()  { printf '==> %s\n' "$*"; }
+step_start=$SECONDS
+say()  { printf '==> %s (%ss)\n' "$*" $((SECONDS - step_start)); step_start=$SECONDS; }
 fail() { printf 'setup: step "%s" failed: %s\n' "$STEP" "$*" >&2; exit 1; }
 trap 'rc=$?; [ $rc -eq 0 ] || printf "setup: step \"%s\" failed (exit %s). Fix the error above and run make setup again.\n" "$STEP" "$rc" >&2' EXIT
 
