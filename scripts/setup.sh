@@ -15,8 +15,10 @@ STEP=""
 
 step_start=$SECONDS
 say()  { printf '==> %s (%ss)\n' "$*" $((SECONDS - step_start)); step_start=$SECONDS; }
-fail() { printf 'setup: step "%s" failed: %s\n' "$STEP" "$*" >&2; exit 1; }
-trap 'rc=$?; [ $rc -eq 0 ] || printf "setup: step \"%s\" failed (exit %s). Fix the error above and run make setup again.\n" "$STEP" "$rc" >&2' EXIT
+failed_cleanly=0
+fail() { printf 'setup: step "%s" failed: %s\n' "$STEP" "$*" >&2; failed_cleanly=1; exit 1; }
+# Any other failure (set -e) still names the step.
+trap 'rc=$?; [ $rc -eq 0 ] || [ $failed_cleanly -eq 1 ] || printf "setup: step \"%s\" failed (exit %s): fix the error above and run make setup again.\n" "$STEP" "$rc" >&2' EXIT
 
 need_root() {
   [ "$(id -u)" -eq 0 ] || fail "$1 needs root: run make setup as root (or with sudo)"
@@ -72,7 +74,10 @@ if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; the
   say "Python dependencies up to date in $VENV"
 else
   say "Installing Python dependencies into $VENV"
-  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || fail "$PYTHON -m venv failed: install python3-venv"
+  command -v "$PYTHON" >/dev/null || fail "no $PYTHON on PATH: install Python 3.11 or set PYTHON=/path/to/python3"
+  # Debian's own python3 needs python3-venv for ensurepip.
+  "$PYTHON" -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || fail "$PYTHON -m venv $VENV failed (see above)"
   log="$VENV/pip-install.log"
   "$VENV/bin/python" -m pip install --upgrade 'pip>=25.1' >"$log" 2>&1 \
     || fail "pip could not upgrade itself from PyPI: read $log"
