@@ -2,7 +2,7 @@
 
 argument_specs and the preflight checks run on the controller, so these plays target
 localhost with a local connection: if a check let bad input through, the next task would
-try to install memcached on this machine and the test would see it.
+try to install packages on this machine, and the test would see it.
 """
 
 from __future__ import annotations
@@ -10,42 +10,84 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import run_playbook
 
 PLAY = """
-- name: Apply memcached with one bad variable
+- name: Apply {role} with one bad variable
   hosts: localhost
   connection: local
   gather_facts: false
   tasks:
     - name: Apply the role
       ansible.builtin.include_role:
-        name: djangostack.deploy.memcached
+        name: djangostack.deploy.{role}
 """
 
+# Valid values for everything a role needs without facts; each case then spoils one.
+# 192.0.2.0/24 is a documentation range: values to validate, never contacted.
+GOOD: dict[str, dict[str, Any]] = {
+    "memcached": {"memcached_listen_address": "192.0.2.10"},
+    "postgresql_primary": {
+        "postgresql_primary_listen_address": "192.0.2.20",
+        "postgresql_primary_app_password": "a-valid-test-password",
+        "postgresql_primary_replication_password": "another-valid-test-password",
+        "postgresql_primary_memory_mb": 1024,
+        "postgresql_primary_app_client_hosts": [],
+        "postgresql_primary_standby_hosts": [],
+    },
+}
 
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [
-        ("memcached_port", "eleven"),
-        ("memcached_port", 70000),
-        ("memcached_memory_mb", [64]),
-        ("memcached_listen_address", "0.0.0.0"),
-        ("memcached_listen_address", "cache.example"),
-        ("memcached_threads", 0),
-        ("memcached_max_item_size", "1 GB"),
-    ],
-)
-def test_memcached_refuses_bad_input(tmp_path: Path, variable: str, value: object) -> None:
+CASES = [
+    ("memcached", "memcached_port", "eleven"),
+    ("memcached", "memcached_port", 70000),
+    ("memcached", "memcached_memory_mb", [64]),
+    ("memcached", "memcached_listen_address", "0.0.0.0"),
+    ("memcached", "memcached_listen_address", "cache.example"),
+    ("memcached", "memcached_threads", 0),
+    ("memcached", "memcached_max_item_size", "1 GB"),
+    ("postgresql_primary", "postgresql_primary_port", "five-four-three-two"),
+    ("postgresql_primary", "postgresql_primary_version", "fifteen"),
+    ("postgresql_primary", "postgresql_primary_listen_address", "0.0.0.0"),
+    ("postgresql_primary", "postgresql_primary_memory_mb", 128),
+    ("postgresql_primary", "postgresql_primary_app_password", "short"),
+    ("postgresql_primary", "postgresql_primary_app_password", None),
+    ("postgresql_primary", "postgresql_primary_app_client_hosts", ["no-such-host"]),
+    ("postgresql_primary", "postgresql_primary_standby_hosts", "db2"),
+]
+
+
+@pytest.mark.parametrize(("role", "variable", "value"), CASES)
+def test_bad_input_fails_naming_the_variable(
+    tmp_path: Path, role: str, variable: str, value: object
+) -> None:
     playbook = tmp_path / "bad_input.yml"
-    playbook.write_text(PLAY)
-    # 192.0.2.10 is a documentation address: a value to validate, never contacted.
-    extra_vars = {"memcached_listen_address": "192.0.2.10", variable: value}
+    playbook.write_text(PLAY.format(role=role))
+    extra_vars = {**GOOD[role], variable: value}
+    if value is None:  # a required variable left out
+        del extra_vars[variable]
     run = run_playbook(playbook, "-i", "localhost,", "-e", json.dumps(extra_vars))
     assert run.returncode != 0
-    # The failure itself names the variable: argument_specs ("argument 'x' is of type ...")
-    # or the preflight check ("x must be ...").
-    assert re.search(rf"argument '+{variable}'+ |{variable} must ", run.output), run.output
-    assert "Install the memcached package" not in run.output
+    # The failure itself names the variable: argument_specs ("argument 'x' is of type ...",
+    # "missing required arguments: x") or the preflight check ("x must ...", "x names ...").
+    assert re.search(
+        rf"argument '+{variable}'+ |required arguments: .*{variable}|{variable} (must|names) ",
+        run.output,
+    ), run.output
+    assert "Install the" not in run.output
+
+
+@pytest.mark.parametrize("role", sorted(GOOD))
+def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
+    """The same play with the good values gets past validation to the first install task.
+
+    Check mode keeps this machine untouched; the install task fails or is skipped there
+    (no apt cache for the package, or no such package on the controller), which is fine:
+    reaching it is the point.
+    """
+    playbook = tmp_path / "good_input.yml"
+    playbook.write_text(PLAY.format(role=role))
+    run = run_playbook(playbook, "-i", "localhost,", "--check", "-e", json.dumps(GOOD[role]))
+    assert "Install the" in run.output, run.output
