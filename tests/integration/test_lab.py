@@ -120,3 +120,28 @@ def test_memcached_answers_every_app_server(site: PlaybookRun) -> None:
 
 def test_smoke_playbook_passes(site: PlaybookRun) -> None:
     assert run_playbook("playbooks/smoke.yml").returncode == 0
+
+
+def test_primary_listens_on_the_data_network_only(site: PlaybookRun) -> None:
+    (address,) = host_vars("db1")["lab_host_networks"].values()
+    listeners = docker_exec("db1", "ss", "-Htln", "sport = :5432").stdout.splitlines()
+    assert [line.split()[3] for line in listeners] == [f"{address}:5432"]
+
+
+def test_primary_is_sized_for_both_pgpool_hosts(site: PlaybookRun) -> None:
+    shown = docker_exec(
+        "db1", "runuser", "-u", "postgres", "--", "psql", "-XAtc", "SHOW max_connections"
+    )
+    # web1 and web2 run pgpool: 2 x 32 children x 4 pools + 10 reserve + 3 superuser slots.
+    assert shown.stdout.strip() == str(2 * 32 * 4 + 10 + 3)
+
+
+def test_lab_secrets_stay_on_the_controller(site: PlaybookRun) -> None:
+    secrets = REPO / ".secrets" / "lab"
+    assert (secrets.stat().st_mode & 0o777) == 0o700
+    for secret in secrets.iterdir():
+        assert (secret.stat().st_mode & 0o777) == 0o600, secret
+    tracked = subprocess.run(
+        ["git", "ls-files", ".secrets"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert tracked.stdout == ""
