@@ -1,0 +1,95 @@
+"""Behaviour of the pg_standby role: a hot standby streaming from the primary through its slot."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import testinfra
+from testinfra.host import Host
+
+
+def host(name: str) -> Host:
+    return testinfra.get_host(f"docker://pgstandby-{name}")
+
+
+def sql(node: Host, statement: str, database: str = "postgres") -> str:
+    """Run one statement as the postgres superuser over the local socket."""
+    return node.check_output("runuser -u postgres -- psql -XAt -d %s -c %s", database, statement)
+
+
+@pytest.fixture(scope="module")
+def primary() -> Host:
+    return host("primary")
+
+
+@pytest.fixture(scope="module")
+def standby() -> Host:
+    return host("standby")
+
+
+def test_standby_is_in_recovery_and_primary_is_not(primary: Host, standby: Host) -> None:
+    assert sql(standby, "SELECT pg_is_in_recovery()") == "t"
+    assert sql(primary, "SELECT pg_is_in_recovery()") == "f"
+
+
+def test_standby_streams_through_its_slot(primary: Host, standby: Host) -> None:
+    assert sql(standby, "SELECT status || ' ' || slot_name FROM pg_stat_wal_receiver") == (
+        "streaming pgstandby_standby"
+    )
+    assert sql(
+        primary,
+        "SELECT r.application_name || ' ' || r.state || ' ' || s.slot_name || ' ' || s.active"
+        " FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid",
+    ) == ("pgstandby-standby streaming pgstandby_standby true")
+
+
+def test_a_committed_row_reaches_the_standby(primary: Host, standby: Host) -> None:
+    marker = uuid.uuid4().hex
+    sql(primary, "CREATE TABLE IF NOT EXISTS replication_probe (marker text)", "django")
+    sql(primary, f"INSERT INTO replication_probe VALUES ('{marker}')", "django")
+    deadline = time.monotonic() + 10
+    seen = ""
+    while time.monotonic() < deadline:
+        seen = sql(
+            standby, f"SELECT count(*) FROM replication_probe WHERE marker = '{marker}'", "django"
+        )
+        if seen == "1":
+            break
+        time.sleep(0.2)
+    assert seen == "1"
+
+
+def test_standby_refuses_writes(standby: Host) -> None:
+    result = standby.run(
+        "runuser -u postgres -- psql -XAt -d django -c %s", "CREATE TABLE nope (id int)"
+    )
+    assert result.rc != 0
+    assert "read-only transaction" in result.stderr
+
+
+def test_standby_can_take_over_with_the_same_capacity(primary: Host, standby: Host) -> None:
+    for setting in ("max_connections", "max_wal_senders", "max_replication_slots", "wal_log_hints"):
+        assert sql(standby, f"SHOW {setting}") == sql(primary, f"SHOW {setting}"), setting
+
+
+def test_standby_listens_on_its_address_only(standby: Host) -> None:
+    address = standby.check_output("hostname -I").split()[0]
+    listeners = standby.check_output("ss -Htln 'sport = :5432'").splitlines()
+    assert [line.split()[3] for line in listeners] == [f"{address}:5432"]
+
+
+def test_password_stays_out_of_the_configuration(standby: Host) -> None:
+    conninfo = sql(standby, "SHOW primary_conninfo")
+    assert "password" not in conninfo
+    assert "passfile=/var/lib/postgresql/.pgpass" in conninfo
+    passfile = standby.file("/var/lib/postgresql/.pgpass")
+    assert passfile.user == "postgres"
+    assert passfile.mode == 0o600
+
+
+def test_standby_is_a_clone_of_the_primary(primary: Host, standby: Host) -> None:
+    """Same system identifier: what the role's clone decision compares on every run."""
+    identify = "SELECT system_identifier FROM pg_control_system()"
+    assert sql(standby, identify) == sql(primary, identify)
