@@ -37,7 +37,7 @@ molecule_all() {
 }
 
 # Phases to run: all by default, or those named (`scripts/test.sh lint molecule`).
-ALL_PHASES=(lint role-arguments molecule collection lab)
+ALL_PHASES=(lint unit role-arguments molecule collection lab)
 wanted=("${@:-${ALL_PHASES[@]}}")
 for phase in "${wanted[@]}"; do
   [[ " ${ALL_PHASES[*]} " == *" $phase "* ]] || { echo "unknown phase $phase (known: ${ALL_PHASES[*]})"; exit 2; }
@@ -47,6 +47,7 @@ run_phase setup bash scripts/setup.sh || { echo "setup failed: nothing else can 
 for phase in "${wanted[@]}"; do
   case $phase in
     lint) run_phase lint lint ;;
+    unit) run_phase unit pytest -q tests/unit ;;
     role-arguments) run_phase role-arguments pytest -q tests/integration/test_role_arguments.py ;;
     molecule) run_phase molecule molecule_all ;;
     collection) run_phase collection pytest -q tests/integration/test_collection_install.py ;;

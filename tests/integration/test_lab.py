@@ -145,3 +145,21 @@ def test_lab_secrets_stay_on_the_controller(site: PlaybookRun) -> None:
         ["git", "ls-files", ".secrets"], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert tracked.stdout == ""
+
+
+def test_db1_streams_to_db2(site: PlaybookRun) -> None:
+    replication = docker_exec(
+        "db1",
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-XAtc",
+        "SELECT application_name || ' ' || state FROM pg_stat_replication",
+    )
+    assert replication.stdout.split("\n")[0] == "db2 streaming"
+    recovery = docker_exec(
+        "db2", "runuser", "-u", "postgres", "--", "psql", "-XAtc", "SELECT pg_is_in_recovery()"
+    )
+    assert recovery.stdout.strip() == "t"

@@ -38,6 +38,16 @@ GOOD: dict[str, dict[str, Any]] = {
         "postgresql_primary_app_client_hosts": [],
         "postgresql_primary_standby_hosts": [],
     },
+    "pg_standby": {
+        "pg_standby_primary_host": "db1",
+        "pg_standby_primary_address": "192.0.2.21",
+        "pg_standby_primary_port": 5432,
+        "pg_standby_listen_address": "192.0.2.22",
+        "pg_standby_replication_password": "a-valid-test-password",
+        "pg_standby_memory_mb": 1024,
+        "pg_standby_app_client_hosts": [],
+        "pg_standby_replication_hosts": [],
+    },
 }
 
 CASES = [
@@ -56,6 +66,14 @@ CASES = [
     ("postgresql_primary", "postgresql_primary_app_password", None),
     ("postgresql_primary", "postgresql_primary_app_client_hosts", ["no-such-host"]),
     ("postgresql_primary", "postgresql_primary_standby_hosts", "db2"),
+    ("pg_standby", "pg_standby_port", "five-four-three-two"),
+    ("pg_standby", "pg_standby_primary_port", "primary"),
+    ("pg_standby", "pg_standby_force_reclone", "perhaps"),
+    ("pg_standby", "pg_standby_listen_address", "0.0.0.0"),
+    ("pg_standby", "pg_standby_primary_host", "localhost"),
+    ("pg_standby", "pg_standby_replication_password", None),
+    ("pg_standby", "pg_standby_replication_hosts", "db1"),
+    ("pg_standby", "pg_standby_primary_address", "db1.example"),
 ]
 
 
@@ -68,7 +86,7 @@ def test_bad_input_fails_naming_the_variable(
     extra_vars = {**GOOD[role], variable: value}
     if value is None:  # a required variable left out
         del extra_vars[variable]
-    run = run_playbook(playbook, "-i", "localhost,", "-e", json.dumps(extra_vars))
+    run = run_playbook(playbook, "-i", "localhost,db1,", "-e", json.dumps(extra_vars))
     assert run.returncode != 0
     # The failure itself names the variable: argument_specs ("argument 'x' is of type ...",
     # "missing required arguments: x") or the preflight check ("x must ...", "x names ...").
@@ -89,5 +107,5 @@ def test_good_input_passes_validation(tmp_path: Path, role: str) -> None:
     """
     playbook = tmp_path / "good_input.yml"
     playbook.write_text(PLAY.format(role=role))
-    run = run_playbook(playbook, "-i", "localhost,", "--check", "-e", json.dumps(GOOD[role]))
+    run = run_playbook(playbook, "-i", "localhost,db1,", "--check", "-e", json.dumps(GOOD[role]))
     assert "Install the" in run.output, run.output
