@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 import testinfra
@@ -93,3 +94,61 @@ def test_standby_is_a_clone_of_the_primary(primary: Host, standby: Host) -> None
     """Same system identifier: what the role's clone decision compares on every run."""
     identify = "SELECT system_identifier FROM pg_control_system()"
     assert sql(standby, identify) == sql(primary, identify)
+
+
+def wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
+SYNC_LIST = 'ANY 1 ("pgstandby-standby")'
+
+
+def test_replication_is_synchronous(primary: Host) -> None:
+    assert wait_for(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 15)
+    assert sql(
+        primary, "SELECT application_name || ' ' || sync_state FROM pg_stat_replication"
+    ) == ("pgstandby-standby quorum")
+
+
+def test_guard_waits_on_the_standby_too(standby: Host) -> None:
+    """The guard runs on every node and takes over when its node is promoted."""
+    assert standby.service("djangostack-sync-guard").is_running
+    assert standby.service("djangostack-sync-guard").is_enabled
+
+
+def test_losing_the_standby_stalls_writes_only_for_the_grace_period(
+    primary: Host, standby: Host
+) -> None:
+    """Last in this module: it stops the standby, then brings it back."""
+    standby.check_output("systemctl stop postgresql@15-main")
+    try:
+        started = time.monotonic()
+        # Without the guard this commit would wait for ever; bounded here at 30 s.
+        write = primary.run(
+            "timeout 30 runuser -u postgres -- psql -XAt -d django -c %s",
+            "INSERT INTO replication_probe VALUES ('while the standby is away')",
+        )
+        stalled = time.monotonic() - started
+        print(f"commit with the standby lost returned after {stalled:.1f} s")
+        assert write.rc == 0, write.stderr
+        assert sql(primary, "SHOW synchronous_standby_names") == ""
+    finally:
+        standby.check_output("systemctl start postgresql@15-main")
+    # Back to synchronous once the standby streams again.
+    assert wait_for(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 30)
+    assert wait_for(
+        lambda: (
+            sql(
+                standby,
+                "SELECT count(*) FROM replication_probe WHERE marker LIKE 'while%'",
+                "django",
+            )
+            == "1"
+        ),
+        30,
+    )
