@@ -147,7 +147,7 @@ def test_lab_secrets_stay_on_the_controller(site: PlaybookRun) -> None:
     assert tracked.stdout == ""
 
 
-def test_db1_streams_to_db2(site: PlaybookRun) -> None:
+def test_db1_streams_to_db2_synchronously(site: PlaybookRun) -> None:
     replication = docker_exec(
         "db1",
         "runuser",
@@ -156,9 +156,10 @@ def test_db1_streams_to_db2(site: PlaybookRun) -> None:
         "--",
         "psql",
         "-XAtc",
-        "SELECT application_name || ' ' || state FROM pg_stat_replication",
+        "SELECT application_name || ' ' || state || ' ' || sync_state FROM pg_stat_replication",
     )
-    assert replication.stdout.split("\n")[0] == "db2 streaming"
+    # quorum: db2 is the one standby of "ANY 1 (db2)", so every commit waits for it.
+    assert replication.stdout.split("\n")[0] == "db2 streaming quorum"
     recovery = docker_exec(
         "db2", "runuser", "-u", "postgres", "--", "psql", "-XAtc", "SELECT pg_is_in_recovery()"
     )
