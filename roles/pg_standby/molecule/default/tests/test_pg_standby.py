@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import testinfra
@@ -121,6 +125,53 @@ def test_guard_waits_on_the_standby_too(standby: Host) -> None:
     assert standby.service("djangostack-sync-guard").is_enabled
 
 
+def run_module(node: str, module: str, *args: str) -> dict[str, Any]:
+    """Run one of the collection's modules on a scenario host, as a playbook would."""
+    env = dict(
+        os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1"
+    )
+    run = subprocess.run(
+        [
+            "ansible",
+            f"pgstandby-{node}",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "-m",
+            f"djangostack.deploy.{module}",
+            "--become",
+            "--become-user",
+            "postgres",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"][f"pgstandby-{node}"]
+
+
+def replication_info(node: str) -> dict[str, Any]:
+    result = run_module(node, "pg_replication_info")
+    assert not result.get("failed"), result
+    return result
+
+
+def test_replication_info_module_reads_the_live_topology(primary: Host) -> None:
+    on_primary = replication_info("primary")
+    on_standby = replication_info("standby")
+    assert on_primary["role"] == "primary"
+    assert on_standby["role"] == "standby"
+    assert on_primary["timeline"] == on_standby["timeline"] == 1
+    assert [(s["application_name"], s["state"]) for s in on_primary["standbys"]] == [
+        ("pgstandby-standby", "streaming")
+    ]
+    assert on_standby["receiver_status"] == "streaming"
+    assert on_standby["upstream_host"] == primary.check_output("hostname -I").split()[0]
+    assert on_primary["changed"] is False
+
+
 def test_losing_the_standby_stalls_writes_only_for_the_grace_period(
     primary: Host, standby: Host
 ) -> None:
@@ -152,3 +203,33 @@ def test_losing_the_standby_stalls_writes_only_for_the_grace_period(
         ),
         30,
     )
+
+
+def test_promotion_last_of_all(primary: Host, standby: Host) -> None:
+    """pg_promote: check mode changes nothing, a lagging limit refuses, then a real
+    promotion on a new timeline that accepts writes, and a second call (another pgpool
+    racing) changes nothing. Last: the scenario ends with two primaries."""
+    dry = run_module("standby", "pg_promote", "--check")
+    assert dry["changed"] is True
+    assert sql(standby, "SELECT pg_is_in_recovery()") == "t"
+
+    # The old primary's position is ahead of anything the standby could have received.
+    ahead = "FFFF/FFFFFFFF"
+    refused = run_module("standby", "pg_promote", "-a", f"primary_lsn={ahead}")
+    assert refused.get("failed") is True
+    assert "max_lag_bytes" in refused["msg"]
+    assert sql(standby, "SELECT pg_is_in_recovery()") == "t"
+
+    primary.check_output("systemctl stop postgresql@15-main")
+    promoted = run_module("standby", "pg_promote")
+    assert promoted["changed"] is True, promoted
+    assert promoted["previous_timeline"] == 1
+    assert promoted["timeline"] == 2
+    print(f"promoted in {promoted['seconds']} s")
+    sql(standby, "INSERT INTO replication_probe VALUES ('written on the new primary')", "django")
+
+    again = run_module("standby", "pg_promote")
+    assert again["changed"] is False
+    assert again["msg"] == "already a primary"
+    # The new primary's guard drops the copied list that named the node itself.
+    assert wait_for(lambda: sql(standby, "SHOW synchronous_standby_names") == "", 10)
