@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,10 +206,10 @@ def test_losing_the_standby_stalls_writes_only_for_the_grace_period(
     )
 
 
-def test_promotion_last_of_all(primary: Host, standby: Host) -> None:
+def test_promotion(primary: Host, standby: Host) -> None:
     """pg_promote: check mode changes nothing, a lagging limit refuses, then a real
     promotion on a new timeline that accepts writes, and a second call (another pgpool
-    racing) changes nothing. Last: the scenario ends with two primaries."""
+    racing) changes nothing. Near the end: the scenario is left after a failover."""
     dry = run_module("standby", "pg_promote", "--check")
     assert dry["changed"] is True
     assert sql(standby, "SELECT pg_is_in_recovery()") == "t"
@@ -233,3 +234,58 @@ def test_promotion_last_of_all(primary: Host, standby: Host) -> None:
     assert again["msg"] == "already a primary"
     # The new primary's guard drops the copied list that named the node itself.
     assert wait_for(lambda: sql(standby, "SHOW synchronous_standby_names") == "", 10)
+
+
+REAPPLY = """
+- name: Learn every host's addresses
+  hosts: all
+  gather_facts: true
+  tasks: []
+
+- name: Apply pg_standby again, as site.yml would after the failover
+  hosts: db_standby
+  vars:
+    pg_standby_replication_password: "{{ lookup('file', secrets ~ '/replication') }}"
+    pg_standby_memory_mb: 1024
+    pg_standby_synchronous_mode: sync
+  tasks:
+    - name: Apply the pg_standby role
+      ansible.builtin.include_role:
+        name: djangostack.deploy.pg_standby
+"""
+
+
+def test_site_after_a_failover_never_reclones_the_new_primary(
+    primary: Host, standby: Host, tmp_path: Path
+) -> None:
+    """After the promotion above, the inventory still calls the promoted node a standby.
+    Re-applying the role must refuse, not wipe it: it holds the newest writes."""
+    primary.check_output("systemctl start postgresql@15-main")  # the old primary is back
+    playbook = tmp_path / "reapply.yml"
+    playbook.write_text(REAPPLY)
+    run = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "-e",
+            f"secrets={os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/secrets",
+            str(playbook),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "is a promoted copy of the cluster of pgstandby-primary" in run.stderr, run.stderr
+    # Untouched: still a primary, still holding the write made after the promotion.
+    assert sql(standby, "SELECT pg_is_in_recovery()") == "f"
+    assert (
+        sql(
+            standby,
+            "SELECT count(*) FROM replication_probe WHERE marker = 'written on the new primary'",
+            "django",
+        )
+        == "1"
+    )
