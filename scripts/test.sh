@@ -16,6 +16,8 @@ lint() {
   ruff check . || rc=1
   ruff format --check . || rc=1
   python scripts/check_argument_specs.py || rc=1
+  # ansible-test sanity on the plugins (validate-modules, pylint, import, ansible-doc...).
+  bash scripts/sanity.sh || rc=1
   # Every role documents itself: ansible-doc must render it.
   for role in roles/*/; do
     role=$(basename "$role")

@@ -14,7 +14,7 @@ description:
   - Refuses when the standby is further behind than O(max_lag_bytes), unless O(force),
     because promoting a lagging standby loses the writes it has not received.
 version_added: 0.1.0
-author: djangostack team
+author: djangostack team (@djangostack)
 extends_documentation_fragment:
   - djangostack.deploy.postgres
 attributes:
@@ -117,13 +117,20 @@ def decide(in_recovery: bool | None, lag_bytes: int, max_lag_bytes: int, force: 
     return Decision("promote", f"{lag_bytes} bytes behind")
 
 
+# How far the standby has got: the furthest of what it received and what it replayed. The
+# receive position alone goes back to a segment start whenever the WAL receiver restarts
+# (after the primary stopped, say), and is NULL before streaming ever began.
 LAG_SQL = """
+WITH standby_position AS (
+  SELECT pg_last_wal_replay_lsn() AS replayed,
+         greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) AS reached
+)
 SELECT pg_is_in_recovery() AS in_recovery,
-       coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint
-         AS replay_lag,
-       CASE WHEN %(primary_lsn)s::text IS NULL OR pg_last_wal_receive_lsn() IS NULL THEN 0
-            ELSE greatest(pg_wal_lsn_diff(%(primary_lsn)s::pg_lsn, pg_last_wal_receive_lsn()), 0)
+       coalesce(pg_wal_lsn_diff(reached, replayed), 0)::bigint AS replay_lag,
+       CASE WHEN %(primary_lsn)s::text IS NULL OR reached IS NULL THEN 0
+            ELSE greatest(pg_wal_lsn_diff(%(primary_lsn)s::pg_lsn, reached), 0)
        END::bigint AS receive_lag
+  FROM standby_position
 """
 
 TIMELINE_SQL = """

@@ -12,7 +12,7 @@ description:
     connected to it with their sync state.
   - Playbooks use it to find the live primary after a failover.
 version_added: 0.1.0
-author: djangostack team
+author: djangostack team (@djangostack)
 extends_documentation_fragment:
   - djangostack.deploy.postgres
 attributes:
@@ -55,7 +55,9 @@ current_lsn:
   type: str
   sample: 0/3000148
 received_lsn:
-  description: The last WAL position the standby received.
+  description:
+    - The furthest WAL position the standby has, received or replayed (the receive position
+      alone goes back to a segment start when the WAL receiver restarts).
   returned: when role is standby
   type: str
 replayed_lsn:
@@ -138,10 +140,10 @@ SELECT application_name, client_addr::text AS client_addr, state, sync_state,
 """
 
 STANDBY_SQL = """
-SELECT pg_last_wal_receive_lsn()::text AS received_lsn,
+SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS received_lsn,
        pg_last_wal_replay_lsn()::text AS replayed_lsn,
-       coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint
-         AS lag_bytes,
+       coalesce(pg_wal_lsn_diff(greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),
+                                pg_last_wal_replay_lsn()), 0)::bigint AS lag_bytes,
        extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float AS since_last_replay,
        (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli,
        (SELECT status FROM pg_stat_wal_receiver) AS receiver_status,

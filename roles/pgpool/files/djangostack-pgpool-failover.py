@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""pgpool-II failover_command: promote the standby pgpool chose, over SQL, exactly once.
+
+pgpool runs it (as postgres) when it detaches a backend, with the arguments
+    FAILED_NODE_ID FAILED_HOST OLD_PRIMARY_ID NEW_MAIN_ID NEW_MAIN_HOST NEW_MAIN_PORT
+(`%d %h %P %m %H %r`). Promotion is SQL (`pg_promote()`, granted to pgpool's monitoring
+role), so database hosts need no SSH keys between them.
+
+Several pgpool hosts lose the same primary at the same moment and all run this. It must
+promote one node once and never two nodes:
+  - a lost standby needs nothing: the primary is still there;
+  - if the "failed" primary still answers as primary from here (a blip pgpool saw, not a
+    loss), promote nothing: two primaries are worse than a detached one;
+  - if any backend other than the failed one already runs as primary (another pgpool got
+    there first, or an operator ran failover.yml), promote nothing: pgpool's primary search
+    finds that node;
+  - otherwise promote the node pgpool chose. Every pgpool reads the same backend list and
+    picks the first live node after the failed one, so racing pgpools pick the same node,
+    and a second pg_promote() on a node already promoting is harmless.
+The decision is a pure function (decide), unit-tested; the rest reads the backends.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+CONFIG = "/etc/pgpool2/djangostack-failover.json"
+
+
+@dataclass(frozen=True)
+class Backend:
+    host: str
+    port: int
+    # True: a standby; False: a primary; None: did not answer.
+    in_recovery: bool | None
+
+
+def decide(
+    failed_id: int, old_primary_id: int, new_main_id: int, backends: list[Backend]
+) -> tuple[str, str]:
+    """("promote" or "nothing", why). backends are indexed by pgpool node id."""
+    if failed_id != old_primary_id:
+        return (
+            "nothing",
+            f"node {failed_id} was a standby; the primary is still node {old_primary_id}",
+        )
+    if backends[failed_id].in_recovery is False:
+        return "nothing", f"node {failed_id} still answers as primary: not making a second one"
+    for node_id, backend in enumerate(backends):
+        if node_id != failed_id and backend.in_recovery is False:
+            return "nothing", f"node {node_id} ({backend.host}) already runs as primary"
+    if new_main_id < 0 or new_main_id >= len(backends):
+        return "nothing", "no live node is left to promote"
+    candidate = backends[new_main_id]
+    if candidate.in_recovery is None:
+        return "nothing", f"node {new_main_id} ({candidate.host}) does not answer"
+    return "promote", f"node {new_main_id} ({candidate.host}) is a standby and the primary is lost"
+
+
+def connect(config: dict, host: str, port: int) -> Any:
+    """A connection to the node's `postgres` database as pgpool's monitoring role."""
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=host,
+        port=port,
+        dbname="postgres",
+        user=config["user"],
+        passfile=config["passfile"],
+        connect_timeout=config.get("connect_timeout", 3),
+    )
+    conn.autocommit = True
+    return conn
+
+
+def in_recovery(config: dict, host: str, port: int) -> bool | None:
+    import psycopg2
+
+    try:
+        conn = connect(config, host, port)
+    except psycopg2.Error:
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_is_in_recovery()")
+            return bool(cur.fetchone()[0])
+    except psycopg2.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def promote(config: dict, host: str, port: int) -> None:
+    """pg_promote(wait => true): returns once the node accepts writes (or raises)."""
+    import psycopg2
+
+    conn = connect(config, host, port)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_promote(true, %s)", (config.get("promote_wait_seconds", 60),))
+    except psycopg2.Error as error:
+        # Another pgpool's promotion finished first: "recovery is not in progress".
+        log(f"pg_promote on {host}: {str(error).strip()}")
+    finally:
+        conn.close()
+
+
+def log(message: str) -> None:
+    # pgpool passes the command's output to its own log (the journal under systemd).
+    print(f"djangostack-pgpool-failover: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 6:
+        log(f"expected 6 arguments (%d %h %P %m %H %r), got {argv}")
+        return 2
+    failed_id, failed_host, old_primary_id, new_main_id = (
+        int(argv[0]),
+        argv[1],
+        int(argv[2]),
+        int(argv[3]),
+    )
+    with open(CONFIG, encoding="utf-8") as handle:
+        config = json.load(handle)
+    backends = [
+        Backend(b["address"], int(b["port"]), in_recovery(config, b["address"], int(b["port"])))
+        for b in config["backends"]
+    ]
+    action, why = decide(failed_id, old_primary_id, new_main_id, backends)
+    log(f"node {failed_id} ({failed_host}) lost: {action}: {why}")
+    if action != "promote":
+        return 0
+    target = backends[new_main_id]
+    start = time.monotonic()
+    promote(config, target.host, target.port)
+    if in_recovery(config, target.host, target.port) is not False:
+        log(f"node {new_main_id} ({target.host}) is still not a primary after pg_promote")
+        return 1
+    log(f"node {new_main_id} ({target.host}) promoted in {time.monotonic() - start:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
