@@ -8,7 +8,9 @@ so the output tells how long writes were refused and which rows were acknowledge
 drill then checks that every acknowledged row is on the new primary.
 
 Bounded: it stops after --seconds, or earlier when --stop-file appears. Prints one JSON
-object: acknowledged ids, errors, and the longest gap between two acknowledged commits.
+object: acknowledged ids and when each was acknowledged (wall clock, so a drill can
+measure from the moment it broke something), errors, and the longest gap between two
+acknowledged commits.
 
     write_stream.py --dsn "host=127.0.0.1 dbname=django user=django" --seconds 60
 """
@@ -44,6 +46,7 @@ def main() -> int:
     started = time.monotonic()
     deadline = started + args.seconds
     acknowledged: list[int] = []
+    acknowledged_at: list[float] = []  # wall-clock time of each acknowledgement
     errors: list[str] = []
     last_ack = started
     longest_gap = 0.0
@@ -73,6 +76,7 @@ def main() -> int:
                 longest_gap, gap_started_at = now - last_ack, last_ack - started
             last_ack = now
             acknowledged.append(row_id)
+            acknowledged_at.append(round(time.time(), 3))
         except psycopg2.Error as error:
             text = str(error).strip()
             message = text.splitlines()[0] if text else type(error).__name__
@@ -92,6 +96,7 @@ def main() -> int:
         "seconds": round(time.monotonic() - started, 2),
         "attempts": attempts,
         "acknowledged": acknowledged,
+        "acknowledged_at": acknowledged_at,
         "errors": errors,
         "longest_gap_seconds": round(longest_gap, 2),
         "longest_gap_started_at": round(gap_started_at, 2),

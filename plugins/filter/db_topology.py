@@ -13,7 +13,7 @@ description:
     are the truth. This filter takes what every node answered
     (M(djangostack.deploy.pg_replication_info), or nothing when it is down) and says which
     node is the primary now, which nodes are its standbys, and which must be left alone.
-  - A fresh tier (no node answers at all) follows the inventory's intent.
+  - A fresh tier (no node answers at all, none fenced) follows the inventory's intent.
   - Two nodes answering as primary is a former primary that came back after a failover.
     The one on the newest timeline is the primary, the others are C(stale) (to rejoin).
   - No primary while standbys answer means the primary is lost. C(problem) says so, and
@@ -21,8 +21,10 @@ description:
 options:
   _input:
     description:
-      - Per host, C(role) (primary, standby or down) and C(timeline), as a dict keyed by
-        inventory hostname.
+      - Per host, C(role) (primary, standby, fenced or down) and C(timeline), as a dict
+        keyed by inventory hostname. C(fenced) is a node whose PostgreSQL unit is masked
+        (failover.yml or switchover.yml replaced it): never a standby to build, always
+        one to rejoin.
     type: dict
     required: true
   intended_primaries:
@@ -95,7 +97,8 @@ def db_topology(
     standbys = [h for h in hosts if role(h) == "standby"]
     down = [h for h in hosts if role(h) not in ("primary", "standby")]
 
-    if not primaries and not standbys:
+    fenced = [h for h in hosts if role(h) == "fenced"]
+    if not primaries and not standbys and not fenced:
         return {
             "primary": intended_primaries[0] if intended_primaries else "",
             "standbys": [h for h in intended_standbys if h in nodes],
@@ -119,14 +122,14 @@ def db_topology(
             f"{' and '.join(primaries)} all answer as primary on the same timeline: stop all but"
             " one, then rejoin the others with playbooks/rejoin.yml"
         )
-    # A node meant as a standby that does not answer is built (or refused) by pg_standby;
-    # any other silent node is a lost or fenced primary, for rejoin.yml.
-    new_standbys = [h for h in down if h in intended_standbys]
+    # A node meant as a standby that does not answer is built (or refused) by pg_standby,
+    # unless it is fenced; any other silent node is a lost or fenced primary, for rejoin.yml.
+    new_standbys = [h for h in down if h in intended_standbys and role(h) != "fenced"]
     return {
         "primary": primaries[0] if primaries and not problem else "",
         "standbys": standbys + new_standbys,
         "stale": primaries[1:],
-        "down": [h for h in down if h not in intended_standbys],
+        "down": [h for h in down if h not in new_standbys],
         "fresh": False,
         "lost_primary": not primaries,
         "problem": problem,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+
+_LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
 
 DOCUMENTATION = r"""
 name: lsn_int
@@ -36,10 +39,10 @@ def lsn_int(lsn: str | None) -> int:
     """A WAL position ('16/B374D848') as a number; None or empty is 0."""
     if not lsn:
         return 0
-    high, separator, low = str(lsn).partition("/")
-    if not separator or not low:
+    match = _LSN.fullmatch(str(lsn))
+    if not match:
         raise ValueError(f"not a WAL position: {lsn!r}")
-    return (int(high, 16) << 32) + int(low, 16)
+    return (int(match[1], 16) << 32) + int(match[2], 16)
 
 
 class FilterModule:

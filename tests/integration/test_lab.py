@@ -164,3 +164,26 @@ def test_db1_streams_to_db2_synchronously(site: PlaybookRun) -> None:
         "db2", "runuser", "-u", "postgres", "--", "psql", "-XAtc", "SELECT pg_is_in_recovery()"
     )
     assert recovery.stdout.strip() == "t"
+
+
+@pytest.mark.parametrize("web", ["web1", "web2"])
+def test_app_servers_write_through_their_local_pgpool(site: PlaybookRun, web: str) -> None:
+    """The app's path to the database: its own pgpool on loopback, scram, to the primary."""
+    listeners = [line.split()[3] for line in docker_exec(web, "ss", "-Htln").stdout.splitlines()]
+    # 127.0.0.11 is Docker's embedded DNS resolver, not ours.
+    assert sorted(a for a in listeners if not a.startswith("127.0.0.11:")) == [
+        "127.0.0.1:5432",
+        "127.0.0.1:9898",
+    ]
+    write = docker_exec(
+        web,
+        "bash",
+        "-c",
+        "PGPASSWORD=\"$(sed -n 's/^django:TEXT//p' /etc/pgpool2/pool_passwd)\" "
+        "psql -XAt -h 127.0.0.1 -U django -d django -c "
+        "'CREATE TEMP TABLE lab_probe AS SELECT pg_current_xact_id() AS xid; "
+        "SELECT host(inet_server_addr()) FROM lab_probe'",
+    )
+    (db1,) = host_vars("db1")["lab_host_networks"].values()
+    # psql prints the temporary table's command tag (SELECT 1), then the server's address.
+    assert write.stdout.split()[-1] == db1

@@ -14,9 +14,12 @@ promote one node once and never two nodes:
   - if any backend other than the failed one already runs as primary (another pgpool got
     there first, or an operator ran failover.yml), promote nothing: pgpool's primary search
     finds that node;
-  - otherwise promote the node pgpool chose. Every pgpool reads the same backend list and
-    picks the first live node after the failed one, so racing pgpools pick the same node,
-    and a second pg_promote() on a node already promoting is harmless.
+  - otherwise promote the node pgpool chose (its new main node, the lowest-numbered live
+    node). Every pgpool reads the same backend list, so racing pgpools pick the same node,
+    and a second pg_promote() on a node already promoting is harmless;
+  - while a playbook holds failover (failover.yml, switchover.yml write HOLD with an
+    expiry time), promote nothing: the playbook is moving the primary itself, and a
+    promotion of pgpool's choosing would race it.
 The decision is a pure function (decide), unit-tested; the rest reads the backends.
 """
 
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CONFIG = "/etc/pgpool2/djangostack-failover.json"
+HOLD = "/run/djangostack-pgpool-failover.hold"
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,15 @@ class Backend:
 
 
 def decide(
-    failed_id: int, old_primary_id: int, new_main_id: int, backends: list[Backend]
+    failed_id: int,
+    old_primary_id: int,
+    new_main_id: int,
+    backends: list[Backend],
+    held: bool = False,
 ) -> tuple[str, str]:
     """("promote" or "nothing", why). backends are indexed by pgpool node id."""
+    if held:
+        return "nothing", "a playbook holds failover while it moves the primary itself"
     if failed_id != old_primary_id:
         return (
             "nothing",
@@ -109,6 +119,17 @@ def promote(config: dict, host: str, port: int) -> None:
         conn.close()
 
 
+def hold_active(path: str = HOLD, now: float | None = None) -> bool:
+    """True while the hold file names an expiry time still ahead (a crashed playbook's
+    hold lapses by itself)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            expiry = float(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    return (time.time() if now is None else now) < expiry
+
+
 def log(message: str) -> None:
     # pgpool passes the command's output to its own log (the journal under systemd).
     print(f"djangostack-pgpool-failover: {message}", file=sys.stderr, flush=True)
@@ -130,7 +151,7 @@ def main(argv: list[str]) -> int:
         Backend(b["address"], int(b["port"]), in_recovery(config, b["address"], int(b["port"])))
         for b in config["backends"]
     ]
-    action, why = decide(failed_id, old_primary_id, new_main_id, backends)
+    action, why = decide(failed_id, old_primary_id, new_main_id, backends, held=hold_active())
     log(f"node {failed_id} ({failed_host}) lost: {action}: {why}")
     if action != "promote":
         return 0

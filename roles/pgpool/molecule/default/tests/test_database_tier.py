@@ -1,0 +1,199 @@
+"""The database tier end to end: pgpool in front of a primary and a streaming standby.
+
+The tests run in file order and drive the tier through its life: writes through pgpool,
+the primary lost under a stream of writes (pgpool's automatic failover), site.yml after
+it, rejoin.yml, the primary lost again with failover.yml, a planned switchover, and
+site.yml changing nothing at the end. Every acknowledged write must survive each step.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import testinfra
+from testinfra.host import Host
+
+REPO = Path(__file__).resolve().parents[5]
+sys.path.insert(0, str(REPO / "drills"))
+import primary_loss as drill  # noqa: E402  (the drill's own code, from the checkout)
+
+INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+APP_PASSWORD = "$(sed -n 's/^django:TEXT//p' /etc/pgpool2/pool_passwd)"
+
+
+def host(name: str) -> Host:
+    return testinfra.get_host(f"docker://pgpool-{name}")
+
+
+@pytest.fixture(scope="module")
+def app() -> Host:
+    return host("app")
+
+
+def sql(node: Host, statement: str, database: str = "django") -> str:
+    """One statement as the postgres superuser over a database node's local socket."""
+    return node.check_output("runuser -u postgres -- psql -XAt -d %s -c %s", database, statement)
+
+
+def role_of(name: str) -> str:
+    """'f' for a primary, 't' for a standby, '' while PostgreSQL does not answer."""
+    answer = host(name).run("runuser -u postgres -- psql -XAtc 'SELECT pg_is_in_recovery()'")
+    return answer.stdout.strip() if answer.rc == 0 else ""
+
+
+def through_pgpool(app: Host, statement: str, user: str = "django", password: str = "") -> str:
+    """One statement through the app host's pgpool, as the application connects."""
+    secret = password or APP_PASSWORD
+    return app.check_output(
+        f'PGPASSWORD="{secret}" psql -XAt -h 127.0.0.1 -U {user} -d django -c %s', statement
+    )
+
+
+def wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return check()
+
+
+def run(name: str, *args: str) -> str:
+    return drill.playbook(INVENTORY, name, *args)
+
+
+def node_states(app: Host) -> list[list[str]]:
+    """pgpool's view, per node: address, status, role, replication state."""
+    out = app.check_output("runuser -u postgres -- pcp_node_info -h 127.0.0.1 -U pcpadmin -w -a")
+    return [[f[0], f[4], f[6], f[9]] for f in (line.split() for line in out.splitlines())]
+
+
+def address(name: str) -> str:
+    return host(name).check_output("hostname -I").split()[0]
+
+
+def streaming_standbys(primary: str) -> list[str]:
+    return sql(
+        host(primary), "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'"
+    ).split()
+
+
+def test_pgpool_listens_on_loopback_only(app: Host) -> None:
+    listeners = [line.split()[3] for line in app.check_output("ss -Htln").splitlines()]
+    # 127.0.0.11 is Docker's embedded DNS resolver, not ours.
+    assert sorted(a for a in listeners if not a.startswith("127.0.0.11:")) == [
+        "127.0.0.1:5432",
+        "127.0.0.1:9898",
+    ]
+
+
+def test_pgpool_secrets_are_private(app: Host) -> None:
+    for path in ("/etc/pgpool2/pool_passwd", "/var/lib/postgresql/.pcppass"):
+        secret = app.file(path)
+        assert (secret.user, secret.mode) == ("postgres", 0o600), path
+    # PCP keeps only the md5 of its password.
+    user, hashed = app.file("/etc/pgpool2/pcp.conf").content_string.splitlines()[-1].split(":")
+    assert user == "pcpadmin" and len(hashed) == 32
+
+
+def test_pgpool_sees_the_primary_and_a_streaming_standby(app: Host) -> None:
+    assert node_states(app) == [
+        [address("db1"), "up", "primary", "none"],
+        [address("db2"), "up", "standby", "streaming"],
+    ]
+
+
+def test_health_checks_are_on(app: Host) -> None:
+    shown = through_pgpool(app, "PGPOOL SHOW health_check_period").splitlines()
+    # The global setting, then one line per backend: health checks every second on each.
+    assert [line.split("|")[:2] for line in shown] == [
+        ["health_check_period", "1"],
+        ["health_check_period0", "1"],
+        ["health_check_period1", "1"],
+    ]
+
+
+def test_a_write_through_pgpool_reaches_the_standby(app: Host) -> None:
+    marker = uuid.uuid4().hex
+    through_pgpool(app, "CREATE TABLE IF NOT EXISTS pgpool_probe (marker text)")
+    through_pgpool(app, f"INSERT INTO pgpool_probe VALUES ('{marker}')")
+    assert wait_for(
+        lambda: (
+            sql(host("db2"), f"SELECT count(*) FROM pgpool_probe WHERE marker = '{marker}'") == "1"
+        ),
+        10,
+    )
+
+
+def test_pool_hba_lets_in_only_the_application_role(app: Host) -> None:
+    superuser = app.run("PGPASSWORD=x psql -XAt -h 127.0.0.1 -U postgres -d django -c 'SELECT 1'")
+    assert superuser.rc != 0
+    assert "pool_hba" in superuser.stderr or "authentication failed" in superuser.stderr
+    wrong = app.run("PGPASSWORD=wrong psql -XAt -h 127.0.0.1 -U django -d django -c 'SELECT 1'")
+    assert wrong.rc != 0
+    assert "authentication failed" in wrong.stderr
+
+
+def test_automatic_failover_loses_no_acknowledged_write() -> None:
+    """pgpool's health checks find the killed primary; its failover command promotes db2."""
+    figures = drill.run_drill(INVENTORY, "pgpool", seconds=30)
+    print(f"automatic failover: {figures}")
+    assert (figures.killed, figures.promoted) == ("pgpool-db1", "pgpool-db2")
+    assert figures.acknowledged > 0
+    assert figures.lost == 0
+    assert figures.writes_back_after is not None, "no write was acknowledged after the kill"
+
+
+def test_site_after_a_failover_keeps_the_new_primary(app: Host) -> None:
+    """The old primary comes back (on its old timeline); site.yml leaves it alone and
+    keeps db2 as the primary."""
+    subprocess.run(["docker", "start", "pgpool-db1"], check=True, capture_output=True)
+    assert wait_for(lambda: role_of("db1") == "f", 60)
+    output = run("site.yml")
+    assert "pgpool-db1 is a former primary" in output
+    assert sql(host("db2"), "SELECT pg_is_in_recovery()", "postgres") == "f"
+    assert through_pgpool(app, "SELECT host(inet_server_addr())").strip() == address("db2")
+
+
+def test_rejoin_makes_the_old_primary_a_streaming_standby(app: Host) -> None:
+    run("rejoin.yml")
+    assert sql(host("db1"), "SELECT pg_is_in_recovery()", "postgres") == "t"
+    assert wait_for(lambda: streaming_standbys("db2") == ["pgpool-db1"], 30)
+    attached = (["up", "standby"], ["waiting", "standby"])
+    assert wait_for(lambda: node_states(app)[0][1:3] in attached, 30)
+
+
+def test_failover_playbook_loses_no_acknowledged_write() -> None:
+    """With pgpool's automatic failover off, failover.yml does the promotion."""
+    drill.set_automatic_failover(INVENTORY, automatic=False)
+    figures = drill.run_drill(INVENTORY, "playbook", seconds=30)
+    print(f"failover.yml: {figures}")
+    assert (figures.killed, figures.promoted) == ("pgpool-db2", "pgpool-db1")
+    assert figures.lost == 0
+    assert figures.writes_back_after is not None, "no write was acknowledged after the kill"
+    drill.rejoin(INVENTORY, figures.killed)
+    assert wait_for(lambda: streaming_standbys("db1") == ["pgpool-db2"], 30)
+
+
+def test_switchover_loses_nothing_and_rejoins_the_old_primary(app: Host) -> None:
+    marker = uuid.uuid4().hex
+    through_pgpool(app, f"INSERT INTO pgpool_probe VALUES ('{marker}')")
+    output = run("switchover.yml")
+    assert "pgpool-db2 is the primary" in output
+    assert sql(host("db2"), f"SELECT count(*) FROM pgpool_probe WHERE marker = '{marker}'") == "1"
+    assert wait_for(lambda: streaming_standbys("db2") == ["pgpool-db1"], 30)
+    assert through_pgpool(app, "SELECT host(inet_server_addr())").strip() == address("db2")
+
+
+def test_site_changes_nothing_after_all_this() -> None:
+    run("site.yml")  # back to the defaults (automatic failover on)
+    output = run("site.yml")
+    recap = [line for line in output.splitlines() if " : ok=" in line]
+    assert recap and all("changed=0 " in line for line in recap), "\n".join(recap)
