@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,39 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
+from ansible_cli import REPO, VENV_BIN, ansible_env, run_playbook
+
 WRITER = REPO / "drills" / "write_stream.py"
 WRITER_ON_HOST = "/usr/local/bin/djangostack-write-stream"
 
 
-def ansible_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        LANG="C.UTF-8",
-        LC_ALL="C.UTF-8",
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_NOCOLOR="1",
-    )
-    return env
-
-
 def playbook(inventory: Path, name: str, *args: str, timeout: int = 900) -> str:
     """Run one of the collection's playbooks; raise with its output when it fails."""
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), f"playbooks/{name}", *args],
-        cwd=REPO,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    output = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        raise RuntimeError(f"playbooks/{name} failed:\n{output}")
-    return output
+    run = run_playbook("-i", inventory, f"playbooks/{name}", *args, timeout=timeout, quiet=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"playbooks/{name} failed:\n{run.output}")
+    return run.output
 
 
 def inventory_hosts(inventory: Path) -> dict[str, Any]:

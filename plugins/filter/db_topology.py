@@ -112,7 +112,7 @@ def db_topology(
     problem = ""
     if not primaries:
         problem = (
-            f"no primary answers (standbys: {', '.join(standbys)};"
+            f"no primary answers (standbys: {', '.join(standbys) or 'none'};"
             f" down: {', '.join(down) or 'none'}): run playbooks/failover.yml"
         )
     elif len(primaries) > 1 and nodes[primaries[0]].get("timeline") == nodes[primaries[1]].get(

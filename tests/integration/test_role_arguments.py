@@ -48,6 +48,12 @@ GOOD: dict[str, dict[str, Any]] = {
         "pg_standby_app_client_hosts": [],
         "pg_standby_replication_hosts": [],
     },
+    "pgpool": {
+        "pgpool_backend_hosts": ["db1"],
+        "pgpool_app_password": "a-valid-test-password",
+        "pgpool_monitor_password": "another-valid-test-password",
+        "pgpool_pcp_password": "a-third-valid-test-password",
+    },
 }
 
 CASES = [
@@ -74,6 +80,20 @@ CASES = [
     ("pg_standby", "pg_standby_replication_password", None),
     ("pg_standby", "pg_standby_replication_hosts", "db1"),
     ("pg_standby", "pg_standby_primary_address", "db1.example"),
+    ("pg_standby", "pg_standby_synchronous_mode", "mostly"),
+    ("postgresql_primary", "postgresql_primary_synchronous_mode", "quorum"),
+    ("postgresql_primary", "postgresql_primary_pgpool_password", "short"),
+    ("pgpool", "pgpool_port", "five-four-three-two"),
+    ("pgpool", "pgpool_pcp_port", 5432),
+    ("pgpool", "pgpool_listen_addresses", ["0.0.0.0"]),
+    ("pgpool", "pgpool_listen_addresses", ["localhost"]),
+    ("pgpool", "pgpool_client_networks", ["everyone"]),
+    ("pgpool", "pgpool_backend_hosts", ["no-such-host"]),
+    ("pgpool", "pgpool_health_check_period", 0),
+    ("pgpool", "pgpool_automatic_failover", "perhaps"),
+    ("pgpool", "pgpool_num_init_children", 0),
+    ("pgpool", "pgpool_pcp_password", "short"),
+    ("pgpool", "pgpool_app_password", None),
 ]
 
 
