@@ -23,7 +23,7 @@ options:
     description:
       - Per host, C(role) (primary, standby, fenced or down) and C(timeline), as a dict
         keyed by inventory hostname. C(fenced) is a node whose PostgreSQL unit is masked
-        (failover.yml or switchover.yml replaced it): never a standby to build, always
+        (failover.yml or switchover.yml replaced it), never a standby to build, always
         one to rejoin.
     type: dict
     required: true

@@ -26,6 +26,8 @@ import primary_loss as drill  # noqa: E402  (the drill's own code, from the chec
 
 INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 APP_PASSWORD = "$(sed -n 's/^django:TEXT//p' /etc/pgpool2/pool_passwd)"
+# Where pgpool sends writes: the comment keeps this read off the load-balanced standbys.
+PRIMARY_ADDRESS = "/*NO LOAD BALANCE*/ SELECT host(inet_server_addr())"
 
 
 def host(name: str) -> Host:
@@ -132,6 +134,25 @@ def test_a_write_through_pgpool_reaches_the_standby(app: Host) -> None:
     )
 
 
+def test_reads_on_the_standby_never_miss_a_committed_write(app: Host) -> None:
+    """Load balancing is on in this scenario: each read below is a new connection that
+    pgpool may send to the standby, right after a commit on another connection. With reads
+    on standbys the database roles commit with remote_apply, so none may miss its row."""
+    assert sql(host("db1"), "SHOW synchronous_commit", "postgres") == "remote_apply"
+    through_pgpool(app, "CREATE TABLE IF NOT EXISTS read_after_write (id int)")
+    script = (
+        f'export PGPASSWORD="{APP_PASSWORD}"; q="psql -XAt -h 127.0.0.1 -U django -d django -c"; '
+        'for i in $(seq 1 60); do $q "INSERT INTO read_after_write VALUES ($i)" >/dev/null; '
+        '[ "$($q "SELECT count(*) FROM read_after_write WHERE id = $i")" = 1 ] '
+        '|| echo "missed $i"; '
+        "done"
+    )
+    assert app.check_output(script) == ""
+    # And the standby did take reads (select_cnt of node 1 in SHOW pool_nodes).
+    nodes = [line.split("|") for line in through_pgpool(app, "SHOW pool_nodes").splitlines()]
+    assert int(nodes[1][8]) > 0, nodes
+
+
 def test_pool_hba_lets_in_only_the_application_role(app: Host) -> None:
     superuser = app.run("PGPASSWORD=x psql -XAt -h 127.0.0.1 -U postgres -d django -c 'SELECT 1'")
     assert superuser.rc != 0
@@ -159,7 +180,7 @@ def test_site_after_a_failover_keeps_the_new_primary(app: Host) -> None:
     output = run("site.yml")
     assert "pgpool-db1 is a former primary" in output
     assert sql(host("db2"), "SELECT pg_is_in_recovery()", "postgres") == "f"
-    assert through_pgpool(app, "SELECT host(inet_server_addr())").strip() == address("db2")
+    assert through_pgpool(app, PRIMARY_ADDRESS).strip() == address("db2")
 
 
 def test_rejoin_makes_the_old_primary_a_streaming_standby(app: Host) -> None:
@@ -189,7 +210,7 @@ def test_switchover_loses_nothing_and_rejoins_the_old_primary(app: Host) -> None
     assert "pgpool-db2 is the primary" in output
     assert sql(host("db2"), f"SELECT count(*) FROM pgpool_probe WHERE marker = '{marker}'") == "1"
     assert wait_for(lambda: streaming_standbys("db2") == ["pgpool-db1"], 30)
-    assert through_pgpool(app, "SELECT host(inet_server_addr())").strip() == address("db2")
+    assert through_pgpool(app, PRIMARY_ADDRESS).strip() == address("db2")
 
 
 def test_site_changes_nothing_after_all_this() -> None:
