@@ -162,6 +162,17 @@ def test_pool_hba_lets_in_only_the_application_role(app: Host) -> None:
     assert "authentication failed" in wrong.stderr
 
 
+def test_site_gives_pgpool_back_a_running_primary_it_detached(app: Host) -> None:
+    """pgpool detached the primary while it kept running (failed health checks during a
+    password change, say; the failover command refuses to make a second primary). pgpool
+    then has no primary; re-applying the pgpool tier attaches it again."""
+    app.check_output("runuser -u postgres -- pcp_detach_node -h 127.0.0.1 -U pcpadmin -w -n 0")
+    assert wait_for(lambda: node_states(app)[0][1] == "down", 10)
+    run("site.yml", "--tags", "pgpool")
+    assert node_states(app)[0][1:3] in (["up", "primary"], ["waiting", "primary"])
+    assert through_pgpool(app, PRIMARY_ADDRESS).strip() == address("db1")
+
+
 def test_automatic_failover_loses_no_acknowledged_write() -> None:
     """pgpool's health checks find the killed primary; its failover command promotes db2."""
     figures = drill.run_drill(INVENTORY, "pgpool", seconds=30)
