@@ -48,6 +48,11 @@ GOOD: dict[str, dict[str, Any]] = {
         "pg_standby_app_client_hosts": [],
         "pg_standby_replication_hosts": [],
     },
+    "apache_modwsgi": {
+        "apache_modwsgi_listen_address": "192.0.2.30",
+        "apache_modwsgi_wsgi_script": "/srv/app/current/wsgi.py",
+        "apache_modwsgi_processes": 2,
+    },
     "pgpool": {
         "pgpool_backend_hosts": ["db1"],
         "pgpool_app_password": "a-valid-test-password",
@@ -94,6 +99,12 @@ CASES = [
     ("pgpool", "pgpool_num_init_children", 0),
     ("pgpool", "pgpool_pcp_password", "short"),
     ("pgpool", "pgpool_app_password", None),
+    ("apache_modwsgi", "apache_modwsgi_port", "eighty"),
+    ("apache_modwsgi", "apache_modwsgi_listen_address", "0.0.0.0"),
+    ("apache_modwsgi", "apache_modwsgi_wsgi_script", "wsgi.py"),
+    ("apache_modwsgi", "apache_modwsgi_wsgi_script", None),
+    ("apache_modwsgi", "apache_modwsgi_processes", 0),
+    ("apache_modwsgi", "apache_modwsgi_python_home", "venv"),
 ]
 
 
