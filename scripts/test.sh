@@ -38,7 +38,7 @@ molecule_all() {
 }
 
 # Phases to run: all by default, or those named (`scripts/test.sh lint molecule`).
-ALL_PHASES=(lint unit role-arguments molecule collection lab)
+ALL_PHASES=(lint unit app role-arguments molecule collection lab)
 wanted=("${@:-${ALL_PHASES[@]}}")
 for phase in "${wanted[@]}"; do
   [[ " ${ALL_PHASES[*]} " == *" $phase "* ]] || { echo "unknown phase $phase (known: ${ALL_PHASES[*]})"; exit 2; }
@@ -49,6 +49,8 @@ for phase in "${wanted[@]}"; do
   case $phase in
     lint) run_phase lint lint ;;
     unit) run_phase unit pytest -q tests/unit ;;
+    # The sample Django app's own tests (pytest-django, SQLite; sample_django/pytest.ini).
+    app) run_phase app pytest -q sample_django ;;
     role-arguments) run_phase role-arguments pytest -q tests/integration/test_role_arguments.py ;;
     molecule) run_phase molecule molecule_all ;;
     collection) run_phase collection pytest -q tests/integration/test_collection_install.py ;;

@@ -1,0 +1,82 @@
+"""The queries behind the pages, kept apart from the views so tests can count them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Case, Count, F, IntegerField, Sum, When
+
+from league.models import Game, Season, Team
+
+
+@dataclass
+class StandingRow:
+    team_id: int
+    team: str
+    abbreviation: str
+    conference: str
+    wins: int = 0
+    losses: int = 0
+    points_for: int = 0
+    points_against: int = 0
+    games: int = field(init=False, default=0)
+
+    @property
+    def win_pct(self) -> float:
+        return self.wins / self.games if self.games else 0.0
+
+    @property
+    def point_diff(self) -> int:
+        return self.points_for - self.points_against
+
+
+def _won(score: str, other: str) -> Sum:
+    return Sum(
+        Case(When(**{f"{score}__gt": F(other)}, then=1), default=0, output_field=IntegerField())
+    )
+
+
+def compute_standings(season: Season) -> list[StandingRow]:
+    """Wins, losses and points per team: one grouped query per side of the court."""
+    rows = {
+        t.pk: StandingRow(t.pk, str(t), t.abbreviation, t.conference.name)
+        for t in Team.objects.select_related("conference")
+    }
+    games = Game.objects.filter(season=season)
+    home = games.values("home_team").annotate(
+        n=Count("id"),
+        w=_won("home_score", "away_score"),
+        pf=Sum("home_score"),
+        pa=Sum("away_score"),
+    )
+    away = games.values("away_team").annotate(
+        n=Count("id"),
+        w=_won("away_score", "home_score"),
+        pf=Sum("away_score"),
+        pa=Sum("home_score"),
+    )
+    for side, key in ((home, "home_team"), (away, "away_team")):
+        for agg in side:
+            row = rows[agg[key]]
+            row.games += agg["n"]
+            row.wins += agg["w"]
+            row.losses += agg["n"] - agg["w"]
+            row.points_for += agg["pf"]
+            row.points_against += agg["pa"]
+    return sorted(rows.values(), key=lambda r: (r.conference, -r.win_pct, -r.point_diff, r.team))
+
+
+def standings(season: Season) -> list[StandingRow]:
+    """compute_standings through memcached: a lost cache node only costs the queries."""
+    key = f"standings:{season.pk}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = compute_standings(season)
+        cache.set(key, cached, settings.STANDINGS_CACHE_SECONDS)
+    return cached
+
+
+def forget_standings(season_id: int) -> None:
+    cache.delete(f"standings:{season_id}")

@@ -1,0 +1,217 @@
+"""Read pages (public, cacheable), the result API (token, after commit) and healthz."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Avg, Count, F, Max, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from league import queries
+from league.models import Game, Player, PlayerGameStat, Season, Team
+from sample_site.middleware import HOSTNAME
+
+LATEST_GAMES = 10
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    totals = Game.objects.aggregate(
+        games=Count("id"),
+        average_total=Avg(F("home_score") + F("away_score")),
+        highest_total=Max(F("home_score") + F("away_score")),
+        home_wins=Count("id", filter=Q(home_score__gt=F("away_score"))),
+    )
+    context = {
+        "totals": totals,
+        "team_count": Team.objects.count(),
+        "player_count": Player.objects.count(),
+        "seasons": Season.objects.all(),
+        "latest_games": Game.objects.select_related("home_team", "away_team", "season")[
+            :LATEST_GAMES
+        ],
+    }
+    return render(request, "league/home.html", context)
+
+
+def _season_or_latest(year: int | None) -> Season:
+    if year is not None:
+        return get_object_or_404(Season, year=year)
+    season = Season.objects.first()  # ordering is -year
+    if season is None:
+        raise Http404("no season yet: run manage.py generate_league")
+    return season
+
+
+@require_GET
+def standings(request: HttpRequest, year: int | None = None) -> HttpResponse:
+    season = _season_or_latest(year)
+    return render(
+        request,
+        "league/standings.html",
+        {"season": season, "rows": queries.standings(season), "seasons": Season.objects.all()},
+    )
+
+
+@require_GET
+def team_season(request: HttpRequest, abbreviation: str, year: int) -> HttpResponse:
+    team = get_object_or_404(Team.objects.select_related("conference"), abbreviation=abbreviation)
+    season = get_object_or_404(Season, year=year)
+    games = (
+        Game.objects.filter(season=season)
+        .filter(Q(home_team=team) | Q(away_team=team))
+        .select_related("home_team", "away_team")
+        .order_by("played_at")
+    )
+    record = games.aggregate(
+        wins=Count("id", filter=Q(home_team=team, home_score__gt=F("away_score")))
+        + Count("id", filter=Q(away_team=team, away_score__gt=F("home_score"))),
+        played=Count("id"),
+    )
+    leaders = (
+        PlayerGameStat.objects.filter(game__season=season, team=team)
+        .values("player__first_name", "player__last_name", "player__number")
+        .annotate(games=Count("id"), total_points=Sum("points"), avg_points=Avg("points"))
+        .order_by("-total_points")[:5]
+    )
+    return render(
+        request,
+        "league/team_season.html",
+        {"team": team, "season": season, "games": games, "record": record, "leaders": leaders},
+    )
+
+
+@require_GET
+def game_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    game = get_object_or_404(Game.objects.select_related("home_team", "away_team", "season"), pk=pk)
+    stats = list(game.stats.select_related("player").order_by("-points"))
+    box = {
+        "home": [s for s in stats if s.team_id == game.home_team_id],
+        "away": [s for s in stats if s.team_id == game.away_team_id],
+    }
+    return render(request, "league/game.html", {"game": game, "box": box})
+
+
+def _bearer_token_ok(request: HttpRequest) -> bool:
+    expected = settings.API_TOKEN
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not expected or scheme.lower() != "bearer" or not token:
+        return False
+    # Constant time: the comparison must not tell an attacker how much of it matched.
+    return hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _parse_result(body: bytes) -> dict[str, Any]:
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    for key in ("season", "home_team", "away_team", "home_score", "away_score"):
+        if key not in data:
+            raise ValueError(f"missing field '{key}'")
+    scores = (data["home_score"], data["away_score"])
+    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 1000 for s in scores):
+        raise ValueError("scores must be integers between 0 and 999")
+    if data["home_team"] == data["away_team"]:
+        raise ValueError("a team cannot play itself")
+    played_at = data.get("played_at")
+    if played_at is None:
+        data["played_at"] = dt.datetime.now(dt.UTC)
+    else:
+        parsed = parse_datetime(str(played_at))
+        if parsed is None:
+            raise ValueError("played_at must be an ISO 8601 date and time")
+        data["played_at"] = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return data
+
+
+# Exempt from CSRF because the bearer token, not a cookie, authenticates the caller:
+# a browser cannot be tricked into sending it. Without the token every request gets 403.
+@csrf_exempt
+@never_cache
+@require_POST
+def record_result(request: HttpRequest) -> JsonResponse:
+    if not _bearer_token_ok(request):
+        return _error(403, "a valid 'Authorization: Bearer <api_token>' header is required")
+    try:
+        data = _parse_result(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        return _error(400, str(exc))
+    with transaction.atomic():
+        season = Season.objects.filter(year=data["season"]).first()
+        teams = {
+            t.abbreviation: t
+            for t in Team.objects.filter(abbreviation__in=[data["home_team"], data["away_team"]])
+        }
+        if season is None:
+            return _error(400, f"unknown season {data['season']}")
+        missing = [a for a in (data["home_team"], data["away_team"]) if a not in teams]
+        if missing:
+            return _error(400, f"unknown team {missing[0]}")
+        game = Game.objects.create(
+            season=season,
+            played_at=data["played_at"],
+            home_team=teams[data["home_team"]],
+            away_team=teams[data["away_team"]],
+            home_score=data["home_score"],
+            away_score=data["away_score"],
+        )
+        transaction.on_commit(lambda: queries.forget_standings(season.pk))
+    # Outside the atomic block: the id goes out only once the row is committed, so a
+    # client that reads it back (through pgpool, possibly from the standby) finds it.
+    return JsonResponse({"id": game.pk}, status=201)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database answers; 503 when it does not.
+
+    The cache is checked (set/get round trip) and reported, but a failed cache makes
+    the status "degraded", not 503: the app serves every page without memcached
+    (a lost node is a miss), and a 503 would make the load balancer drop every web
+    host at once because one cache node died.
+    """
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = "ok"
+    except DatabaseError as exc:
+        checks["database"] = f"failed: {exc.__class__.__name__}"
+
+    key = f"healthz:{HOSTNAME}"
+    token = secrets.token_hex(8)
+    try:
+        cache.set(key, token, 30)
+        checks["cache"] = "ok" if cache.get(key) == token else "failed: round trip missed"
+    except Exception as exc:  # any backend error is a failed check, never a 500
+        checks["cache"] = f"failed: {exc.__class__.__name__}"
+
+    failed = [name for name, result in checks.items() if result != "ok"]
+    if checks["database"] != "ok":
+        status, code = "failed", 503
+    elif failed:
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return JsonResponse(
+        {"status": status, "host": HOSTNAME, "checks": checks, "failed": failed}, status=code
+    )

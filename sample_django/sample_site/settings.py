@@ -1,0 +1,45 @@
+"""Production settings: the host-specific and secret values come from the settings file
+that the deploy writes (DJANGOSTACK_SETTINGS, default /etc/djangostack/app.json)."""
+
+from __future__ import annotations
+
+from sample_site.config import load_app_config, memcached_cache
+from sample_site.settings_common import *  # noqa: F403
+
+_app = load_app_config()
+
+SECRET_KEY = _app["secret_key"]
+DEBUG = _app["debug"]
+ALLOWED_HOSTS = _app["allowed_hosts"]
+API_TOKEN = _app["api_token"]
+
+_db = _app["database"]
+DATABASES = {
+    "default": {
+        # pgpool on the web host: it pools the connections and sends writes to the primary.
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": _db["name"],
+        "USER": _db["user"],
+        "PASSWORD": _db["password"],
+        "HOST": _db["host"],
+        "PORT": str(_db["port"]),
+        # 0 by default: each mod_wsgi thread holding a connection would pin one of
+        # pgpool's num_init_children slots even when idle.
+        "CONN_MAX_AGE": _app["conn_max_age"],
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": 5},
+    }
+}
+
+if _app["cache_servers"]:
+    CACHES = {"default": memcached_cache(_app["cache_servers"])}
+else:
+    # No cache tier (a single-host trial): a per-process cache keeps the app working.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+STATIC_ROOT = _app["static_root"]
+MEDIA_ROOT = _app["media_root"]
+
+# The load balancers terminate the client connection; cookies stay on this site only.
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from league.generator import LeagueSize
+from league.models import Game
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/results/"
+RESULT = {
+    "season": 2001,
+    "home_team": "AVA",
+    "away_team": "BRB",
+    "home_score": 101,
+    "away_score": 99,
+    "played_at": "2002-04-01T19:30:00Z",
+}
+
+
+def _post(client: Client, body: Any, token: str | None = "test-api-token") -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return client.post(URL, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def test_result_recorded_and_id_returned(client: Client, league: LeagueSize) -> None:
+    response = _post(client, RESULT)
+    assert response.status_code == 201
+    game_id = response.json()["id"]
+    game = Game.objects.select_related("home_team", "away_team").get(pk=game_id)
+    assert (game.home_team.abbreviation, game.away_team.abbreviation) == ("AVA", "BRB")
+    assert (game.home_score, game.away_score) == (101, 99)
+    assert game.played_at.isoformat() == "2002-04-01T19:30:00+00:00"
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_id_is_returned_only_after_commit(league: LeagueSize) -> None:
+    # A real transaction (no test wrapping): the response comes after the commit, so a
+    # fresh connection already sees the row.
+    from django.db import connections
+
+    response = _post(Client(), RESULT)
+    game_id = response.json()["id"]
+    connections.close_all()
+    assert Game.objects.filter(pk=game_id).exists()
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token", "test-api-token-longer"])
+def test_403_without_the_right_token(client: Client, league: LeagueSize, token: str | None) -> None:
+    before = Game.objects.count()
+    response = _post(client, RESULT, token=token)
+    assert response.status_code == 403
+    assert Game.objects.count() == before
+
+
+def test_basic_scheme_is_not_a_bearer_token(client: Client, league: LeagueSize) -> None:
+    response = client.post(
+        URL,
+        json.dumps(RESULT),
+        content_type="application/json",
+        headers={"Authorization": "Basic test-api-token"},
+    )
+    assert response.status_code == 403
+
+
+def test_no_configured_token_refuses_everyone(
+    client: Client, league: LeagueSize, settings: Any
+) -> None:
+    settings.API_TOKEN = ""
+    assert _post(client, RESULT, token="").status_code == 403
+
+
+def test_csrf_is_not_what_stops_a_tokenless_browser(league: LeagueSize) -> None:
+    # With CSRF checks on, the token is still what decides: 403 without it, 201 with it.
+    client = Client(enforce_csrf_checks=True)
+    assert _post(client, RESULT, token=None).status_code == 403
+    assert _post(client, RESULT).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"home_score": "ten"}, "scores must be integers"),
+        ({"away_team": "AVA"}, "cannot play itself"),
+        ({"home_team": "XYZ"}, "unknown team XYZ"),
+        ({"season": 1900}, "unknown season 1900"),
+        ({"played_at": "yesterday"}, "ISO 8601"),
+    ],
+)
+def test_bad_results_are_400(
+    client: Client, league: LeagueSize, change: dict[str, Any], message: str
+) -> None:
+    before = Game.objects.count()
+    response = _post(client, {**RESULT, **change})
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert Game.objects.count() == before
+
+
+def test_missing_field_and_bad_json_are_400(client: Client, league: LeagueSize) -> None:
+    body = {k: v for k, v in RESULT.items() if k != "home_score"}
+    assert "home_score" in _post(client, body).json()["error"]
+    response = client.post(
+        URL,
+        "{not json",
+        content_type="application/json",
+        headers={"Authorization": "Bearer test-api-token"},
+    )
+    assert response.status_code == 400
+
+
+def test_get_is_not_allowed(client: Client) -> None:
+    assert client.get(URL).status_code == 405
