@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from role_scripts import load_role_script
 
-SCRIPT = (
-    Path(__file__).resolve().parents[4]
-    / "roles"
-    / "pgpool"
-    / "files"
-    / "djangostack-pgpool-failover.py"
-)
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pgpool_failover", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-failover = load_script()
+failover = load_role_script("pgpool", "djangostack-pgpool-failover.py", "pgpool_failover")
 
 
 def backends(*states: bool | None) -> list[object]:

@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from role_scripts import load_role_script
 
-GUARD = (
-    Path(__file__).resolve().parents[4]
-    / "roles"
-    / "postgresql_common"
-    / "files"
-    / "djangostack-sync-guard.py"
-)
-
-
-def load_guard() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sync_guard", GUARD)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-guard = load_guard()
+guard = load_role_script("postgresql_common", "djangostack-sync-guard.py", "sync_guard")
 WANTED = 'ANY 1 ("db2")'
 
 
