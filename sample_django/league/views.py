@@ -213,5 +213,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     else:
         status, code = "ok", 200
     return JsonResponse(
-        {"status": status, "host": HOSTNAME, "checks": checks, "failed": failed}, status=code
+        {
+            "status": status,
+            "host": HOSTNAME,
+            "release": settings.RELEASE,
+            "checks": checks,
+            "failed": failed,
+        },
+        status=code,
     )

@@ -10,6 +10,13 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# The release this code belongs to: the django_app role writes the file into each release
+# it builds; /healthz/ reports it, so a deploy can tell the new code is the one answering.
+_release_file = BASE_DIR / "RELEASE"
+RELEASE = (
+    _release_file.read_text(encoding="utf-8").strip() if _release_file.exists() else "development"
+)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -31,6 +31,7 @@ def test_healthz_ok(client: Client) -> None:
     assert response.json() == {
         "status": "ok",
         "host": HOSTNAME,
+        "release": "development",
         "checks": {"database": "ok", "cache": "ok"},
         "failed": [],
     }
