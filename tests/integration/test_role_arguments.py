@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_playbook
+from conftest import REPO, run_playbook
 
 PLAY = """
 - name: Apply {role} with one bad variable
   hosts: localhost
   connection: local
   gather_facts: false
+  vars:
+    # The Python running Ansible (a role may run controller-side modules, delegated).
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
   tasks:
     - name: Apply the role
       ansible.builtin.include_role:
@@ -52,6 +55,15 @@ GOOD: dict[str, dict[str, Any]] = {
         "apache_modwsgi_listen_address": "192.0.2.30",
         "apache_modwsgi_wsgi_script": "/srv/app/current/wsgi.py",
         "apache_modwsgi_processes": 2,
+    },
+    "django_app": {
+        "django_app_source": str(REPO / "sample_django"),
+        "django_app_secret_key": "a-valid-test-secret-key-of-forty-characters",
+        "django_app_database_password": "a-valid-test-password",
+        "django_app_allowed_hosts": ["web1"],
+        "django_app_python_version": "3.11",
+        "django_app_wheel_platforms": ["manylinux_2_17_x86_64"],
+        "django_app_health_url": "http://192.0.2.40/healthz/",
     },
     "pgpool": {
         "pgpool_backend_hosts": ["db1"],
@@ -105,6 +117,21 @@ CASES = [
     ("apache_modwsgi", "apache_modwsgi_wsgi_script", None),
     ("apache_modwsgi", "apache_modwsgi_processes", 0),
     ("apache_modwsgi", "apache_modwsgi_python_home", "venv"),
+    ("apache_modwsgi", "apache_modwsgi_processes", "four"),
+    ("apache_modwsgi", "apache_modwsgi_mpm", "prefork"),
+    ("apache_modwsgi", "apache_modwsgi_mpm", "turbo"),
+    ("django_app", "django_app_source", "/nonexistent/project"),
+    ("django_app", "django_app_source", None),
+    ("django_app", "django_app_requirements", str(REPO / "sample_django/requirements.in")),
+    ("django_app", "django_app_secret_key", "short"),
+    ("django_app", "django_app_secret_key", None),
+    ("django_app", "django_app_database_password", None),
+    ("django_app", "django_app_keep_releases", "three"),
+    ("django_app", "django_app_keep_releases", 1),
+    ("django_app", "django_app_rollback", "perhaps"),
+    ("django_app", "django_app_database_port", "pgpool"),
+    ("django_app", "django_app_setup_commands", [{"argv": ["generate_league"]}]),
+    ("django_app", "django_app_root", "/"),
 ]
 
 
