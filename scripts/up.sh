@@ -9,4 +9,4 @@ run_phase setup bash scripts/setup.sh &&
   run_phase site ansible-playbook playbooks/site.yml &&
   run_phase smoke ansible-playbook playbooks/smoke.yml
 phase_summary || exit 1
-echo "The lab is up: the front door will answer on http://127.0.0.1:8080/ once the web tiers land."
+echo "The lab is up: web1 serves the app on http://127.0.0.1:8082/; the front door (8080) answers once the edge tier lands."
