@@ -38,7 +38,6 @@ def one_host_lab(tmp_path: Path) -> Path:
         "ansible_host": f"{CONTAINER_PREFIX}cache1",
         "ansible_python_interpreter": "/usr/bin/python3",
         "lab_image": "djangostack/lab-base:bookworm",
-        "lab_container_prefix": CONTAINER_PREFIX,
         "lab_networks": {NETWORK: "172.30.90.0/24"},
         "lab_host_networks": {NETWORK: ADDRESS},
     }

@@ -6,7 +6,11 @@ made it), so these tests are also the proof that `make up` converges and then st
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
+import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -170,10 +174,12 @@ def test_db1_streams_to_db2_synchronously(site: PlaybookRun) -> None:
 def test_app_servers_write_through_their_local_pgpool(site: PlaybookRun, web: str) -> None:
     """The app's path to the database: its own pgpool on loopback, scram, to the primary."""
     listeners = [line.split()[3] for line in docker_exec(web, "ss", "-Htln").stdout.splitlines()]
-    # 127.0.0.11 is Docker's embedded DNS resolver, not ours.
+    # 127.0.0.11 is Docker's embedded DNS resolver, not ours. Apache: the app network only.
+    (app_address, _) = host_vars(web)["lab_host_networks"].values()
     assert sorted(a for a in listeners if not a.startswith("127.0.0.11:")) == [
         "127.0.0.1:5432",
         "127.0.0.1:9898",
+        f"{app_address}:80",
     ]
     write = docker_exec(
         web,
@@ -187,3 +193,74 @@ def test_app_servers_write_through_their_local_pgpool(site: PlaybookRun, web: st
     (db1,) = host_vars("db1")["lab_host_networks"].values()
     # psql prints the temporary table's command tag (SELECT 1), then the server's address.
     assert write.stdout.split()[-1] == db1
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, dict(response.headers), response.read().decode()
+
+
+def app_health(web: str) -> dict:
+    """/healthz/ of one app server, asked from lb1 as the load balancer will."""
+    (app_address, _) = host_vars(web)["lab_host_networks"].values()
+    answer = docker_exec(
+        "lb1", "python3", "-c",
+        f"import urllib.request; print(urllib.request.urlopen('http://{app_address}/healthz/').read().decode())",
+    )  # fmt: skip
+    assert answer.returncode == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def current_release(web: str) -> str:
+    return Path(docker_exec(web, "readlink", "/srv/djangostack/current").stdout.strip()).name
+
+
+def test_web1_serves_the_home_page_from_postgresql_on_8082(site: PlaybookRun) -> None:
+    games = docker_exec(
+        "db1", "runuser", "-u", "postgres", "--", "psql", "-XAtd", "django", "-c",
+        "SELECT count(*) FROM league_game",
+    ).stdout.strip()  # fmt: skip
+    assert int(games) >= 3800  # ten seasons, plus whatever the write API recorded
+    status, headers, body = fetch("http://127.0.0.1:8082/")
+    assert (status, headers["X-Served-By"]) == (200, "web1")
+    assert f"{games} games." in body
+
+
+@pytest.mark.parametrize("web", ["web1", "web2"])
+def test_every_app_server_is_healthy_on_the_current_release(site: PlaybookRun, web: str) -> None:
+    health = app_health(web)
+    assert (health["status"], health["host"]) == ("ok", web)
+    assert health["release"] == current_release(web)
+
+
+def test_static_files_are_served_from_lb1(site: PlaybookRun) -> None:
+    listing = docker_exec("lb1", "ls", "/var/www/djangostack/static/admin/css/base.css")
+    assert listing.returncode == 0, listing.stderr
+    # Shipped to the lb hosts only (a delegated task once wrote them to web1 instead).
+    for web in ("web1", "web2"):
+        assert docker_exec(web, "test", "-e", "/var/www/djangostack").returncode == 1
+
+
+def test_deploy_and_rollback_on_the_lab(site: PlaybookRun, tmp_path: Path) -> None:
+    """deploy.yml rolls a new release over web1 and web2; a rollback brings the old one back."""
+    first = {web: current_release(web) for web in ("web1", "web2")}
+    assert len(set(first.values())) == 1
+    source = tmp_path / "sample_django"
+    shutil.copytree(REPO / "sample_django", source, ignore=shutil.ignore_patterns("__pycache__"))
+    base = source / "league/templates/league/base.html"
+    base.write_text(base.read_text() + "\n<!-- lab deploy test -->\n")
+
+    deploy = run_playbook("playbooks/deploy.yml", "-e", f"django_app_source={source}")
+    assert deploy.returncode == 0
+    # The migrations are checked once per deploy, on one host, not on each.
+    check = deploy.output.split("Look for unapplied migrations")[1].split("TASK [")[0]
+    assert check.count("ok: [") == 1, check
+    second = {web: current_release(web) for web in ("web1", "web2")}
+    assert len(set(second.values())) == 1 and second != first
+    assert all(app_health(web)["release"] == second[web] for web in second)
+    assert "lab deploy test" in fetch("http://127.0.0.1:8082/")[2]
+
+    rollback = run_playbook("playbooks/deploy.yml", "-e", "django_app_rollback=true")
+    assert rollback.returncode == 0
+    assert {web: current_release(web) for web in ("web1", "web2")} == first
+    assert "lab deploy test" not in fetch("http://127.0.0.1:8082/")[2]
