@@ -9,4 +9,5 @@ run_phase setup bash scripts/setup.sh &&
   run_phase site ansible-playbook playbooks/site.yml &&
   run_phase smoke ansible-playbook playbooks/smoke.yml
 phase_summary || exit 1
-echo "The lab is up: web1 serves the app on http://127.0.0.1:8082/; the front door (8080) answers once the edge tier lands."
+echo "The lab is up: the site answers on http://127.0.0.1:8080/ (Varnish, the front door);"
+echo "  http://127.0.0.1:8081/ is nginx without Varnish, http://127.0.0.1:8082/ web1 alone."

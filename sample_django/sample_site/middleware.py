@@ -16,7 +16,11 @@ Handler = Callable[[HttpRequest], HttpResponse]
 
 
 class ServedByMiddleware:
-    """X-Served-By: the web host's name, so load tests and drills see the balancing."""
+    """X-Served-By: the web host's name, so load tests and drills see the balancing.
+
+    X-Release: the release that rendered the response. Varnish keeps it on each cached
+    page, so a deploy bans exactly the pages an older release rendered.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -24,6 +28,7 @@ class ServedByMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response["X-Served-By"] = HOSTNAME
+        response["X-Release"] = settings.RELEASE
         return response
 
 

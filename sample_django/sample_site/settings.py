@@ -39,6 +39,14 @@ else:
 
 STATIC_ROOT = _app["static_root"]
 MEDIA_ROOT = _app["media_root"]
+# Static file names carry a hash of their content, so the load balancers let browsers and
+# Varnish keep them for a year; the manifest that maps the names ships in the release.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "sample_site.storage.ReleaseManifestStaticFilesStorage"},
+}
+# The load balancers tell the app the client's scheme (trusting Varnish's header only).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # The load balancers terminate the client connection; cookies stay on this site only.
 SESSION_COOKIE_HTTPONLY = True

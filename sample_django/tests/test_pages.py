@@ -130,3 +130,5 @@ def test_every_response_names_the_host(client: Client, admin_client: Client) -> 
         admin_client.get("/admin/"),
     ):
         assert response["X-Served-By"] == HOSTNAME
+        # The release that rendered it: what deploy.yml bans stale pages by.
+        assert response["X-Release"] == "development"

@@ -7,12 +7,16 @@ made it), so these tests are also the proof that `make up` converges and then st
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import web_server_loss
 import yaml
 from conftest import REPO, PlaybookRun, run_playbook
 
@@ -195,8 +199,9 @@ def test_app_servers_write_through_their_local_pgpool(site: PlaybookRun, web: st
     assert write.stdout.split()[-1] == db1
 
 
-def fetch(url: str) -> tuple[int, dict[str, str], str]:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def fetch(url: str, *headers: tuple[str, str]) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(url, headers=dict(headers))
+    with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, dict(response.headers), response.read().decode()
 
 
@@ -250,6 +255,10 @@ def test_deploy_and_rollback_on_the_lab(site: PlaybookRun, tmp_path: Path) -> No
     base = source / "league/templates/league/base.html"
     base.write_text(base.read_text() + "\n<!-- lab deploy test -->\n")
 
+    # The front door has the page cached before the deploy...
+    fetch("http://127.0.0.1:8080/")
+    assert fetch("http://127.0.0.1:8080/")[1]["X-Cache"] == "HIT"
+
     deploy = run_playbook("playbooks/deploy.yml", "-e", f"django_app_source={source}")
     assert deploy.returncode == 0
     # The migrations are checked once per deploy, on one host, not on each.
@@ -259,8 +268,53 @@ def test_deploy_and_rollback_on_the_lab(site: PlaybookRun, tmp_path: Path) -> No
     assert len(set(second.values())) == 1 and second != first
     assert all(app_health(web)["release"] == second[web] for web in second)
     assert "lab deploy test" in fetch("http://127.0.0.1:8082/")[2]
+    # ...and serves the new release's page at once: deploy.yml banned the old one.
+    _, headers, body = fetch("http://127.0.0.1:8080/")
+    assert "lab deploy test" in body and headers["X-Release"] == second["web1"]
 
     rollback = run_playbook("playbooks/deploy.yml", "-e", "django_app_rollback=true")
     assert rollback.returncode == 0
     assert {web: current_release(web) for web in ("web1", "web2")} == first
     assert "lab deploy test" not in fetch("http://127.0.0.1:8082/")[2]
+    assert "lab deploy test" not in fetch("http://127.0.0.1:8080/")[2]
+
+
+def test_the_front_door_serves_the_app_through_every_tier(site: PlaybookRun) -> None:
+    """127.0.0.1:8080 is Varnish, which asks nginx on lb1, which asks Apache on web1 or
+    web2, whose Django reads PostgreSQL through pgpool. A repeated anonymous page is a HIT."""
+    url = "http://127.0.0.1:8080/standings/"
+    status, headers, body = fetch(url)
+    assert status == 200 and "Standings" in body
+    assert headers["X-Served-By"] in ("web1", "web2")
+    assert "Via" not in headers and headers["Server"] == "nginx"
+    again = fetch(url)[1]
+    assert (again["X-Cache"], again["X-Served-By"]) == ("HIT", headers["X-Served-By"])
+    # A logged-in visitor (a session cookie) passes the cache.
+    assert fetch(url, ("Cookie", "sessionid=nobody"))[1]["X-Cache"] == "PASS"
+
+
+def test_uncached_pages_alternate_between_web1_and_web2(site: PlaybookRun) -> None:
+    run = time.time()
+    misses = (f"http://127.0.0.1:8080/?alternate={run}-{n}" for n in range(20))
+    served = Counter(fetch(url)[1]["X-Served-By"] for url in misses)
+    # nginx's round robin; Varnish's health probes take turns too, so not strictly
+    # one then the other, but never far from half each.
+    assert set(served) == {"web1", "web2"} and min(served.values()) >= 7, served
+
+
+def test_static_files_come_from_lb1_through_the_front_door(site: PlaybookRun) -> None:
+    home = fetch("http://127.0.0.1:8080/")[2]
+    (css,) = re.findall(r'href="(/static/league/site\.[0-9a-f]{12}\.css)"', home)
+    status, headers, _ = fetch(f"http://127.0.0.1:8080{css}", ("Accept-Encoding", "gzip"))
+    assert status == 200
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "X-Served-By" not in headers  # nginx's own file, no app server involved
+
+
+def test_stopping_web1_under_load_costs_no_request(site: PlaybookRun) -> None:
+    """The drill's short version: every request a cache miss, so all of them reach the app
+    servers; web1's container stopped 3 s in."""
+    figures = web_server_loss.run_drill(how="stop", host="web1", requests=1200, seconds=45)
+    assert figures.failed == 0, figures
+    assert figures.requests == 1200, figures
+    assert set(figures.served_by) == {"web1", "web2"}, figures

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""A bounded burst of HTTP requests, counted: the load behind the edge tier's tests and drills.
+
+Standard library only, so the same file runs on the controller (drills, the lab tests,
+against 127.0.0.1) and inside the Molecule scenarios' containers (copied there by the
+shared prepare step). Bounded twice: it stops after --requests requests or --seconds
+seconds, whichever comes first.
+
+A request fails when it raises (refused, reset, timed out) or answers a status outside
+200-399. Each worker keeps one keep-alive connection, as a browser does, and opens a new
+one after an error. Prints one JSON object: counts of statuses, errors, X-Served-By and
+X-Cache values, latency percentiles, and when each failure happened.
+
+    http_load.py http://127.0.0.1:8080/ --requests 2000 --concurrency 8 --seconds 60
+    http_load.py http://127.0.0.1:8080/standings/ --unique   # each URL once: cache misses
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass
+class LoadResult:
+    requests: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    served_by: Counter[str] = field(default_factory=Counter)
+    x_cache: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    failures_at: list[float] = field(default_factory=list)  # seconds after the start
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return 0.0
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 2),
+            "requests_per_second": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
+            "statuses": dict(self.statuses),
+            "errors": dict(self.errors),
+            "served_by": dict(self.served_by),
+            "x_cache": dict(self.x_cache),
+            "p50_ms": self.percentile(0.50),
+            "p95_ms": self.percentile(0.95),
+            "p99_ms": self.percentile(0.99),
+            "max_ms": round(max(self.latencies_ms, default=0.0), 1),
+            "failures_at": [round(at, 2) for at in self.failures_at],
+        }
+
+
+def run_load(
+    url: str,
+    requests: int = 500,
+    concurrency: int = 8,
+    seconds: float = 60.0,
+    timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
+    unique: bool = False,
+) -> LoadResult:
+    """Send up to `requests` GETs to `url` from `concurrency` threads, for at most `seconds`.
+
+    `unique` adds a different query string to each request (a cache miss each time)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"{url}: only http:// URLs")
+    host, port = parts.hostname, parts.port or 80
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    numbers = itertools.count()
+    lock = threading.Lock()
+    result = LoadResult()
+    started = time.monotonic()
+    deadline = started + seconds
+
+    def worker() -> None:
+        conn: http.client.HTTPConnection | None = None
+        while time.monotonic() < deadline:
+            number = next(numbers)
+            if number >= requests:
+                break
+            target = path
+            if unique:
+                target += ("&" if "?" in path else "?") + f"load={started:.0f}-{number}"
+            begun = time.monotonic()
+            status = error = served_by = x_cache = ""
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+                conn.request("GET", target, headers=headers or {})
+                response = conn.getresponse()
+                response.read()
+                status = str(response.status)
+                served_by = response.getheader("X-Served-By", "")
+                x_cache = response.getheader("X-Cache", "")
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as exc:
+                error = type(exc).__name__
+                if conn is not None:
+                    conn.close()
+                conn = None
+            elapsed_ms = (time.monotonic() - begun) * 1000
+            with lock:
+                result.requests += 1
+                result.latencies_ms.append(elapsed_ms)
+                if error:
+                    result.errors[error] += 1
+                else:
+                    result.statuses[status] += 1
+                if served_by:
+                    result.served_by[served_by] += 1
+                if x_cache:
+                    result.x_cache[x_cache] += 1
+                if error or not 200 <= int(status) < 400:
+                    result.failed += 1
+                    result.failures_at.append(begun - started)
+        if conn is not None:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("--requests", type=int, default=500, help="at most this many requests")
+    parser.add_argument("--concurrency", type=int, default=8, help="parallel connections")
+    parser.add_argument("--seconds", type=float, default=60, help="stop after this long")
+    parser.add_argument("--timeout", type=float, default=30, help="seconds per request")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
+    parser.add_argument("--unique", action="store_true", help="a different query string each time")
+    args = parser.parse_args()
+    headers = dict(h.split(":", 1) for h in args.header)
+    result = run_load(
+        args.url,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        seconds=args.seconds,
+        timeout=args.timeout,
+        headers={k.strip(): v.strip() for k, v in headers.items()},
+        unique=args.unique,
+    )
+    print(json.dumps(result.summary()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
