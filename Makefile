@@ -5,11 +5,13 @@ export LANG := C.UTF-8
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 ANSIBLE_PLAYBOOK := ansible-playbook
 
-.PHONY: help setup up test lint down
+.PHONY: help setup up test lint down drills status
 help:
 	@echo "make up     build the lab and deploy the stack on it, then a smoke check"
 	@echo "make test   the whole test suite (lint, Molecule, collection, lab), timed per phase"
 	@echo "make down   remove the lab's containers and networks"
+	@echo "make drills the failure drills at full length on the lab (make up first)"
+	@echo "make status one table of the live stack (playbooks/status.yml)"
 	@echo "make lint   the lint phase of make test alone"
 	@echo "make setup  install what the machine needs (idempotent; up and test run it)"
 
@@ -25,6 +27,13 @@ test:
 
 lint:
 	@bash scripts/test.sh lint
+
+# RUNS repeats each drill, e.g. `make drills RUNS=3`.
+drills: setup
+	@bash scripts/drills.sh $(RUNS)
+
+status: setup
+	$(ANSIBLE_PLAYBOOK) playbooks/status.yml
 
 down: setup
 	$(ANSIBLE_PLAYBOOK) playbooks/lab.yml -e lab_state=absent

@@ -8,7 +8,7 @@ seconds, whichever comes first.
 
 A request fails when it raises (refused, reset, timed out) or answers a status outside
 200-399. Each worker keeps one keep-alive connection, as a browser does, and opens a new
-one after an error. Prints one JSON object: counts of statuses, errors, X-Served-By and
+one after an error. Prints one JSON object: counts of statuses, errors, X-Served-By, X-Release and
 X-Cache values, latency percentiles, and when each failure happened.
 
     http_load.py http://127.0.0.1:8080/ --requests 2000 --concurrency 8 --seconds 60
@@ -24,6 +24,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,14 +39,30 @@ class LoadResult:
     errors: Counter[str] = field(default_factory=Counter)
     served_by: Counter[str] = field(default_factory=Counter)
     x_cache: Counter[str] = field(default_factory=Counter)
+    releases: Counter[str] = field(default_factory=Counter)  # X-Release: the app's release
     latencies_ms: list[float] = field(default_factory=list)
+    started_at: list[float] = field(default_factory=list)  # seconds after the start, per request
     failures_at: list[float] = field(default_factory=list)  # seconds after the start
 
-    def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies_ms)
+    def percentile(self, share: float, since: float = 0.0, until: float = float("inf")) -> float:
+        """Latency percentile of the requests started in [since, until) seconds."""
+        ordered = sorted(
+            ms
+            for ms, at in zip(self.latencies_ms, self.started_at, strict=True)
+            if since <= at < until
+        )
         if not ordered:
             return 0.0
         return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1)
+
+    def window(self, since: float, until: float = float("inf")) -> dict[str, Any]:
+        """Counts and latencies of the requests started in [since, until) seconds."""
+        return {
+            "requests": sum(since <= at < until for at in self.started_at),
+            "failed": sum(since <= at < until for at in self.failures_at),
+            "p50_ms": self.percentile(0.50, since, until),
+            "p95_ms": self.percentile(0.95, since, until),
+        }
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -57,6 +74,7 @@ class LoadResult:
             "errors": dict(self.errors),
             "served_by": dict(self.served_by),
             "x_cache": dict(self.x_cache),
+            "releases": dict(self.releases),
             "p50_ms": self.percentile(0.50),
             "p95_ms": self.percentile(0.95),
             "p99_ms": self.percentile(0.99),
@@ -66,22 +84,28 @@ class LoadResult:
 
 
 def run_load(
-    url: str,
+    url: str | Sequence[str],
     requests: int = 500,
     concurrency: int = 8,
     seconds: float = 60.0,
     timeout: float = 30.0,
     headers: dict[str, str] | None = None,
     unique: bool = False,
+    stop: threading.Event | None = None,
 ) -> LoadResult:
-    """Send up to `requests` GETs to `url` from `concurrency` threads, for at most `seconds`.
+    """Send up to `requests` GETs to `url` from `concurrency` threads, for at most `seconds`
+    or until `stop` is set.
 
-    `unique` adds a different query string to each request (a cache miss each time)."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"{url}: only http:// URLs")
-    host, port = parts.hostname, parts.port or 80
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    Several URLs (one host and port) are taken in turn. `unique` adds a different query
+    string to each request (a cache miss each time)."""
+    urls = [url] if isinstance(url, str) else list(url)
+    splits = [urlsplit(u) for u in urls]
+    if any(p.scheme != "http" or not p.hostname for p in splits):
+        raise ValueError(f"{urls}: only http:// URLs")
+    if len({(p.hostname, p.port) for p in splits}) != 1:
+        raise ValueError(f"{urls}: one host and port")
+    host, port = splits[0].hostname or "", splits[0].port or 80
+    paths = [(p.path or "/") + (f"?{p.query}" if p.query else "") for p in splits]
     numbers = itertools.count()
     lock = threading.Lock()
     result = LoadResult()
@@ -90,15 +114,15 @@ def run_load(
 
     def worker() -> None:
         conn: http.client.HTTPConnection | None = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop and stop.is_set()):
             number = next(numbers)
             if number >= requests:
                 break
-            target = path
+            target = paths[number % len(paths)]
             if unique:
-                target += ("&" if "?" in path else "?") + f"load={started:.0f}-{number}"
+                target += ("&" if "?" in target else "?") + f"load={started:.0f}-{number}"
             begun = time.monotonic()
-            status = error = served_by = x_cache = ""
+            status = error = served_by = x_cache = release = ""
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -108,6 +132,7 @@ def run_load(
                 status = str(response.status)
                 served_by = response.getheader("X-Served-By", "")
                 x_cache = response.getheader("X-Cache", "")
+                release = response.getheader("X-Release", "")
                 if response.getheader("Connection", "").lower() == "close":
                     conn.close()
                     conn = None
@@ -120,6 +145,7 @@ def run_load(
             with lock:
                 result.requests += 1
                 result.latencies_ms.append(elapsed_ms)
+                result.started_at.append(begun - started)
                 if error:
                     result.errors[error] += 1
                 else:
@@ -128,6 +154,8 @@ def run_load(
                     result.served_by[served_by] += 1
                 if x_cache:
                     result.x_cache[x_cache] += 1
+                if release:
+                    result.releases[release] += 1
                 if error or not 200 <= int(status) < 400:
                     result.failed += 1
                     result.failures_at.append(begun - started)
@@ -145,7 +173,7 @@ def run_load(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url")
+    parser.add_argument("url", nargs="+", help="taken in turn; one host and port")
     parser.add_argument("--requests", type=int, default=500, help="at most this many requests")
     parser.add_argument("--concurrency", type=int, default=8, help="parallel connections")
     parser.add_argument("--seconds", type=float, default=60, help="stop after this long")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_cli import REPO, VENV_BIN, ansible_env, run_playbook
+from lab_drill import docker, markdown_table
 
 WRITER = REPO / "drills" / "write_stream.py"
 WRITER_ON_HOST = "/usr/local/bin/djangostack-write-stream"
@@ -93,12 +94,6 @@ def group(data: dict[str, Any], name: str) -> list[str]:
 
 def container(data: dict[str, Any], host: str) -> str:
     return str(data["_containers"].get(host, host))
-
-
-def docker(*args: str, check: bool = True) -> str:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=check, timeout=120
-    ).stdout
 
 
 def psql(name: str, sql: str, database: str = "django", check: bool = True) -> str:
@@ -248,16 +243,15 @@ def main() -> int:
         intended = group(data, "db_primary")[0]
         if live_roles(data).get(intended) == "standby":
             playbook(args.inventory, "switchover.yml", "-e", f"switchover_target={intended}")
-    print()
     columns = ["run", "mode", "killed", "promoted", "acknowledged writes", "lost"]
     columns += ["writes back after (s)", "failover.yml (s)"]
-    print("| " + " | ".join(columns) + " |")
-    print("|" + " --- |" * len(columns))
-    for number, f in enumerate(figures, 1):
-        print(
-            f"| {number} | {f.mode} | {f.killed} | {f.promoted} | {f.acknowledged} | {f.lost} |"
-            f" {f.writes_back_after} | {f.failover_playbook_seconds or '-'} |"
-        )
+    rows = [
+        (n, f.mode, f.killed, f.promoted, f.acknowledged, f.lost, f.writes_back_after,
+         f.failover_playbook_seconds or "-")
+        for n, f in enumerate(figures, 1)
+    ]  # fmt: skip
+    print()
+    print(markdown_table(columns, rows))
     return 1 if any(f.lost or f.writes_back_after is None for f in figures) else 0
 
 

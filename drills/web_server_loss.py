@@ -18,17 +18,19 @@ Prints a table of figures. Traffic goes only to 127.0.0.1 and the lab's own cont
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 
-from http_load import LoadResult, run_load
-
-FRONT_DOOR = "http://127.0.0.1:8080/"
-PREFIX = "djangostack-"
+from lab_drill import (
+    FRONT_DOOR,
+    PREFIX,
+    BackgroundLoad,
+    counts,
+    docker,
+    markdown_table,
+    wait_until_serving,
+)
 
 
 @dataclass(frozen=True)
@@ -45,30 +47,6 @@ class Figures:
     back_after: float  # seconds from the start of the container to serving again
 
 
-def docker(*args: str) -> None:
-    subprocess.run(["docker", *args], check=True, capture_output=True, text=True, timeout=60)
-
-
-def served_by(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.headers.get("X-Served-By", "")
-    except OSError:
-        return ""
-
-
-def wait_until_serving(host: str, seconds: float = 120) -> float:
-    """Seconds until a cache miss on the front door is served by `host` again."""
-    started = time.monotonic()
-    number = 0
-    while time.monotonic() - started < seconds:
-        number += 1
-        if served_by(f"{FRONT_DOOR}?back={started:.0f}-{number}") == host:
-            return round(time.monotonic() - started, 1)
-        time.sleep(0.2)
-    raise RuntimeError(f"{host} does not serve the front door {seconds:.0f} s after its start")
-
-
 def run_drill(
     how: str = "stop",
     host: str = "web1",
@@ -79,19 +57,15 @@ def run_drill(
 ) -> Figures:
     """One run; the host is serving again when it returns."""
     wait_until_serving(host)
-    result: list[LoadResult] = []
-    load = threading.Thread(
-        target=lambda: result.append(
-            run_load(FRONT_DOOR, requests, concurrency, seconds, timeout=30, unique=True)
-        )
+    load = BackgroundLoad(
+        FRONT_DOOR, requests=requests, concurrency=concurrency, seconds=seconds, unique=True
     )
-    load.start()
-    time.sleep(after)
-    docker(how, PREFIX + host)
-    load.join()
+    with load:
+        time.sleep(after)
+        docker(how, PREFIX + host)
+        load_result = load.finish()  # the load runs to its own bound, the host down
     docker("start", PREFIX + host)
     back_after = wait_until_serving(host)
-    (load_result,) = result
     summary = load_result.summary()
     return Figures(
         how=how,
@@ -125,17 +99,15 @@ def main() -> int:
             args.how, args.host, args.requests, args.seconds, args.concurrency, args.after
         )
         figures.append(drill)
-    print()
     columns = ["run", "loss", "requests", "failed", "served by", "p50 ms", "p95 ms", "max ms"]
     columns += ["load s", "serving again after (s)"]
-    print("| " + " | ".join(columns) + " |")
-    print("|" + " --- |" * len(columns))
-    for number, f in enumerate(figures, 1):
-        served = ", ".join(f"{name} {count}" for name, count in sorted(f.served_by.items()))
-        print(
-            f"| {number} | docker {f.how} {f.host} | {f.requests} | {f.failed} | {served} |"
-            f" {f.p50_ms} | {f.p95_ms} | {f.max_ms} | {f.seconds} | {f.back_after} |"
-        )
+    rows = [
+        (n, f"docker {f.how} {f.host}", f"{f.requests:,}", f.failed, counts(f.served_by),
+         f.p50_ms, f.p95_ms, f.max_ms, f.seconds, f.back_after)
+        for n, f in enumerate(figures, 1)
+    ]  # fmt: skip
+    print()
+    print(markdown_table(columns, rows))
     return 1 if any(f.failed for f in figures) else 0
 
 

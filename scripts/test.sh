@@ -38,7 +38,7 @@ molecule_all() {
 }
 
 # Phases to run: all by default, or those named (`scripts/test.sh lint molecule`).
-ALL_PHASES=(lint unit app role-arguments molecule collection lab)
+ALL_PHASES=(lint unit app role-arguments molecule collection stack)
 wanted=("${@:-${ALL_PHASES[@]}}")
 for phase in "${wanted[@]}"; do
   [[ " ${ALL_PHASES[*]} " == *" $phase "* ]] || { echo "unknown phase $phase (known: ${ALL_PHASES[*]})"; exit 2; }
@@ -54,7 +54,9 @@ for phase in "${wanted[@]}"; do
     role-arguments) run_phase role-arguments pytest -q tests/integration/test_role_arguments.py ;;
     molecule) run_phase molecule molecule_all ;;
     collection) run_phase collection pytest -q tests/integration/test_collection_install.py ;;
-    lab) run_phase lab pytest -q tests/integration/test_lab.py ;;
+    # The whole-stack scenario (molecule/default): the lab built, site.yml twice, the
+    # request path, the segmentation and the drills' short versions; the lab removed.
+    stack) run_phase stack molecule test ;;
   esac
 done
 phase_summary

@@ -1,0 +1,87 @@
+"""What the whole-stack tests share: the lab's hosts, seen from the controller.
+
+The tests look at the stack from the outside, as a user and an operator would: HTTP on
+127.0.0.1 (the published ports), commands inside the lab's containers (testinfra's
+docker backend, no Ansible round trip per command), the stack's own playbooks and drills.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import testinfra
+import yaml
+from testinfra.host import Host
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "drills"))
+from ansible_cli import PlaybookRun, run_playbook  # noqa: E402  (the checkout's drills/)
+
+INVENTORY = REPO / "inventory" / "lab"
+HOSTS = ["varnish1", "lb1", "web1", "web2", "cache1", "cache2", "db1", "db2"]
+PREFIX = "djangostack-"
+FRONT_DOOR = "http://127.0.0.1:8080"
+
+__all__ = ["INVENTORY", "REPO", "PlaybookRun", "run_playbook"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The drills break things on purpose: they run after every check of the healthy
+    stack, whatever the file order."""
+    items.sort(key=lambda item: item.path.name == "test_drills.py")
+
+
+def lab_host(name: str) -> Host:
+    return testinfra.get_host(f"docker://{PREFIX}{name}")
+
+
+def addresses(name: str) -> dict[str, str]:
+    """The host's fixed address on each lab network, from the inventory."""
+    host_vars = yaml.safe_load((INVENTORY / "host_vars" / f"{name}.yml").read_text())
+    return host_vars["lab_host_networks"]
+
+
+def address(name: str, network: str) -> str:
+    return addresses(name)[f"djangostack-{network}"]
+
+
+def fetch(
+    url: str, *headers: tuple[str, str], data: bytes | None = None
+) -> tuple[int, dict[str, str], str]:
+    """One HTTP request from the controller: status, headers, body (errors included)."""
+    request = urllib.request.Request(url, headers=dict(headers), data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def psql(name: str, statement: str, database: str = "django") -> str:
+    """One statement as the postgres superuser over a database node's local socket."""
+    return lab_host(name).check_output(
+        "runuser -u postgres -- psql -XAt -d %s -c %s", database, statement
+    )
+
+
+def app_health(web: str) -> dict:
+    """/healthz/ of one app server, asked from lb1 as the load balancer asks it."""
+    url = f"http://{address(web, 'app')}/healthz/"
+    answer = lab_host("lb1").check_output(
+        "python3 -c %s",
+        f"import urllib.request; print(urllib.request.urlopen('{url}').read().decode())",
+    )
+    return json.loads(answer)
+
+
+def current_release(web: str) -> str:
+    return Path(lab_host(web).check_output("readlink /srv/djangostack/current")).name
+
+
+def secret(name: str) -> str:
+    """One of the lab's secrets, as generated on the controller."""
+    return (REPO / ".secrets" / "lab" / name).read_text().split()[0]

@@ -1,0 +1,51 @@
+"""The lab itself: what playbooks/lab.yml built, and what `make up` leaves on the controller."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import HOSTS, PREFIX, REPO, lab_host, run_playbook
+
+
+def test_lab_playbook_changes_nothing_on_a_built_lab() -> None:
+    again = run_playbook("playbooks/lab.yml")
+    assert again.returncode == 0
+    assert again.changed_hosts() == {}
+    assert set(again.recap) == {"localhost"}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_every_host_runs_systemd(host: str) -> None:
+    state = lab_host(host).run("systemctl is-system-running")
+    assert state.stdout.strip() == "running", state.stdout + state.stderr
+
+
+def test_ports_published_on_loopback_only() -> None:
+    published = {}
+    for host in HOSTS:
+        ports = subprocess.run(
+            ["docker", "port", PREFIX + host], capture_output=True, text=True, check=True
+        ).stdout.split()
+        published[host] = sorted(p for p in ports if ":" in p)
+    assert published == {
+        "varnish1": ["127.0.0.1:8080"],
+        "lb1": ["127.0.0.1:8081"],
+        "web1": ["127.0.0.1:8082"],
+        **{host: [] for host in ["web2", "cache1", "cache2", "db1", "db2"]},
+    }
+
+
+def test_lab_secrets_stay_on_the_controller() -> None:
+    secrets = REPO / ".secrets" / "lab"
+    assert (secrets.stat().st_mode & 0o777) == 0o700
+    for secret in secrets.iterdir():
+        assert (secret.stat().st_mode & 0o777) == 0o600, secret
+    tracked = subprocess.run(
+        ["git", "ls-files", ".secrets"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert tracked.stdout == ""
+
+
+def test_smoke_playbook_passes() -> None:
+    assert run_playbook("playbooks/smoke.yml").returncode == 0

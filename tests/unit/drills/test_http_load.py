@@ -1,0 +1,81 @@
+"""The load driver against a real HTTP server on 127.0.0.1: counts, windows, headers."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "drills"))
+from http_load import run_load
+from lab_drill import BackgroundLoad, counts, markdown_table
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the app servers answer
+
+    def do_GET(self) -> None:
+        status = 500 if self.path.startswith("/broken") else 200
+        body = self.path.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Served-By", "one" if "one" in self.path else "two")
+        self.send_header("X-Release", "r1")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_urls_are_taken_in_turn_and_counted(server: str) -> None:
+    result = run_load([f"{server}/one", f"{server}/two"], requests=40, concurrency=4)
+    assert (result.requests, result.failed) == (40, 0)
+    assert result.served_by == {"one": 20, "two": 20}
+    assert result.releases == {"r1": 40}
+    assert result.window(0)["requests"] == 40
+
+
+def test_a_500_is_a_failure_with_its_time(server: str) -> None:
+    result = run_load([f"{server}/ok", f"{server}/broken"], requests=10, concurrency=1)
+    assert (result.failed, result.statuses) == (5, {"200": 5, "500": 5})
+    assert len(result.failures_at) == 5 and result.window(0)["failed"] == 5
+
+
+def test_a_refused_connection_is_a_failure() -> None:
+    result = run_load("http://127.0.0.1:9/", requests=3, concurrency=1, timeout=1)
+    assert result.failed == 3 and result.errors == {"ConnectionRefusedError": 3}
+
+
+def test_a_background_load_stops_with_its_block(server: str) -> None:
+    with BackgroundLoad(server + "/", requests=10**9, seconds=60, concurrency=2) as load:
+        time.sleep(0.3)
+        split = load.elapsed()
+        time.sleep(0.3)
+    result = load.result
+    assert 0 < result.seconds < 5 and result.failed == 0
+    before, after = result.window(0, split), result.window(split)
+    assert before["requests"] > 0 and after["requests"] > 0
+    assert before["requests"] + after["requests"] == result.requests
+
+
+def test_the_figures_table_is_markdown() -> None:
+    table = markdown_table(["run", "served by"], [(1, counts({"web2": 2330, "web1": 43}))])
+    assert table.splitlines() == [
+        "| run | served by |",
+        "| --- | --- |",
+        "| 1 | web1 43, web2 2,330 |",
+    ]
