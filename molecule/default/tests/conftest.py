@@ -8,6 +8,7 @@ docker backend, no Ansible round trip per command), the stack's own playbooks an
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -27,6 +28,10 @@ PREFIX = "djangostack-"
 FRONT_DOOR = "http://127.0.0.1:8080"
 
 __all__ = ["INVENTORY", "REPO", "PlaybookRun", "run_playbook"]
+
+# The playbooks and drills these tests run must see the lab as `make up` does: Molecule
+# hands its verifier the scenario's generated ansible.cfg, which names no inventory.
+os.environ["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
