@@ -44,6 +44,7 @@ class Figures:
     max_ms: float
     playbook_seconds: float
     landed: bool  # every web host runs the release the step meant
+    failures: dict[str, int]  # what the failed requests got: a status, or an error's name
     output: str = field(repr=False, default="")  # deploy.yml's, for a closer look
 
 
@@ -85,6 +86,10 @@ def deploy_under_load(step: str, concurrency: int, *deploy_args: str) -> Figures
         max_ms=summary["max_ms"],
         playbook_seconds=playbook_seconds,
         landed=run.returncode == 0,
+        failures={
+            **{s: n for s, n in summary["statuses"].items() if not 200 <= int(s) < 400},
+            **summary["errors"],
+        },
         output=run.output,
     )
 

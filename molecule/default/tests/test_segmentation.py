@@ -14,8 +14,10 @@ from conftest import address, addresses, lab_host
 PG_PROBE = """
 import socket, struct, sys
 host, user, database = sys.argv[1:4]
+# pg_hba.conf's "replication" matches physical replication connections only.
+target = ("replication", "true") if database == "replication" else ("database", database)
 body = struct.pack("!I", 196608) + b"".join(
-    k.encode() + b"\\0" + v.encode() + b"\\0" for k, v in (("user", user), ("database", database))
+    k.encode() + b"\\0" + v.encode() + b"\\0" for k, v in (("user", user), target)
 ) + b"\\0"
 with socket.create_connection((host, 5432), timeout=3) as s:
     s.sendall(struct.pack("!I", len(body) + 4) + body)

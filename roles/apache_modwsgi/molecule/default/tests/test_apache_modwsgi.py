@@ -1,5 +1,6 @@
 """Behaviour of apache_modwsgi: a WSGI application served from mod_wsgi daemons, over the
-network, with only the needed modules, a graceful reload, and a bad change rolled back."""
+network, with only the needed modules, a graceful reload, the reload entry point (the
+daemons replaced, no request lost), and a bad change rolled back."""
 
 from __future__ import annotations
 
@@ -20,6 +21,37 @@ def web() -> Host:
 @pytest.fixture(scope="module")
 def client() -> Host:
     return testinfra.get_host("docker://wsgi-client")
+
+
+# One status per line (or the error's name), then "done"; a new connection only when the
+# server closes one (MaxKeepAliveRequests) or one fails.
+KEEP_ALIVE_BURST = """
+import http.client, sys, time
+conn = None
+for n in range(600):
+    try:
+        conn = conn or http.client.HTTPConnection(sys.argv[1], timeout=30)
+        conn.request("GET", f"/?n={n}")
+        response = conn.getresponse()
+        response.read()
+        print(response.status, flush=True)
+        if response.will_close:
+            conn = None
+    except (OSError, http.client.HTTPException) as error:
+        print(type(error).__name__, flush=True)
+        conn = None
+    time.sleep(0.02)
+print("done", flush=True)
+"""
+
+
+def daemon_pids(web: Host) -> set[str]:
+    """The mod_wsgi daemon processes, once they run (they restart after a reload)."""
+    return set(
+        web.check_output(
+            "for i in $(seq 40); do pgrep -f '^\\(wsgi:app\\)' && break; sleep 0.25; done"
+        ).split()
+    )
 
 
 def address(web: Host) -> str:
@@ -80,6 +112,41 @@ def test_a_graceful_reload_lets_requests_in_flight_finish(web: Host, client: Hos
     web.check_output("sleep 1 && systemctl reload apache2")
     request.join(timeout=30)
     assert result.get("out") == "200"
+
+
+def test_the_reload_entry_point_replaces_the_daemons_under_keep_alive_load(
+    web: Host, client: Host
+) -> None:
+    """What a release switch does: the daemons restart, Apache does not. A keep-alive
+    client (as nginx keeps its upstream connections) gets 200 for every request, the
+    slow one in flight included, and new daemon processes serve afterwards."""
+    before = daemon_pids(web)
+    apache = web.check_output("cat /var/run/apache2/apache2.pid")
+    result: dict[str, str] = {}
+
+    def slow_request() -> None:
+        result["slow"] = status(client, f"http://{address(web)}/?sleep=8")
+
+    # 600 requests on keep-alive connections, 20 ms apart (over 12 s), in the background,
+    # and one slow request: both span the reload (Ansible takes seconds to start).
+    burst = client.run("nohup python3 -c %s %s > /tmp/burst 2>&1 &", KEEP_ALIVE_BURST, address(web))
+    assert burst.rc == 0
+    slow = threading.Thread(target=slow_request)
+    slow.start()
+    reload = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "reload.yml")],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert reload.returncode == 0, reload.stdout + reload.stderr
+    slow.join(timeout=30)
+    assert result.get("slow") == "200"
+    client.run("for i in $(seq 60); do grep -q done /tmp/burst && break; sleep 0.5; done")
+    codes = client.check_output("cat /tmp/burst").split()
+    assert codes[-1] == "done" and len(codes) == 601 and set(codes[:-1]) == {"200"}, codes
+    after = daemon_pids(web)
+    assert after and not after & before
+    assert web.check_output("cat /var/run/apache2/apache2.pid") == apache
 
 
 def test_a_change_that_fails_configtest_is_rolled_back(web: Host, client: Host) -> None:
