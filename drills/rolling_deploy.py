@@ -122,10 +122,11 @@ def main() -> int:
         print(f"run {number}/{args.runs} (deploy, then rollback)...", flush=True)
         figures += [(number, f) for f in run_drill(args.source, args.concurrency)]
     columns = ["run", "step", "requests", "failed", "served by", "releases served"]
-    columns += ["p50 ms", "p95 ms", "max ms", "deploy.yml (s)", "landed"]
+    columns += ["p50 ms", "p95 ms", "max ms", "deploy.yml (s)", "landed", "failures"]
     rows = [
         (n, f.step, f"{f.requests:,}", f.failed, counts(f.served_by), counts(f.releases),
-         f.p50_ms, f.p95_ms, f.max_ms, f.playbook_seconds, "yes" if f.landed else "NO")
+         f.p50_ms, f.p95_ms, f.max_ms, f.playbook_seconds, "yes" if f.landed else "NO",
+         counts(f.failures))
         for n, f in figures
     ]  # fmt: skip
     print()
