@@ -111,7 +111,7 @@ def run_drill(
     before: float = 15,
     after: float = 30,
     concurrency: int = 8,
-    requests: int = 5000,
+    requests: int = 20000,
 ) -> Figures:
     """One run; the node is back (and empty) when it returns."""
     urls = season_urls()
