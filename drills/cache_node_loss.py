@@ -33,7 +33,15 @@ import urllib.request
 from dataclasses import dataclass
 
 from http_load import LoadResult, run_load
-from lab_drill import FRONT_DOOR, PREFIX, BackgroundLoad, docker, markdown_table, on_host
+from lab_drill import (
+    FRONT_DOOR,
+    PREFIX,
+    BackgroundLoad,
+    docker,
+    markdown_table,
+    on_host,
+    seconds_until,
+)
 
 CACHE_HOSTS = ("cache1", "cache2")
 
@@ -97,12 +105,12 @@ def window(result: LoadResult, since: float, until: float, hits: int) -> Window:
 
 
 def wait_until_answering(host: str, seconds: float = 60) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if memcached_stats(host) is not None:
-            return round(time.monotonic() - started, 1)
-        time.sleep(0.5)
-    raise RuntimeError(f"memcached on {host} does not answer {seconds:.0f} s after its start")
+    return seconds_until(
+        lambda: memcached_stats(host) is not None,
+        seconds,
+        0.5,
+        f"memcached on {host} does not answer",
+    )
 
 
 def run_drill(

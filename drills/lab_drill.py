@@ -6,11 +6,13 @@ Standard library only. Traffic goes to 127.0.0.1 and to the lab's own containers
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +34,22 @@ def on_host(host: str, *command: str, check: bool = True) -> str:
     return docker("exec", PREFIX + host, *command, check=check)
 
 
+def current_release(host: str) -> str:
+    """The release a web host's `current` link points at."""
+    return Path(on_host(host, "readlink", "/srv/djangostack/current").strip()).name
+
+
+def seconds_until(ready: Callable[[], bool], seconds: float, interval: float, what: str) -> float:
+    """Poll `ready` every `interval` seconds; the seconds it took to be true. Raises,
+    naming `what`, after `seconds`."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if ready():
+            return round(time.monotonic() - started, 1)
+        time.sleep(interval)
+    raise RuntimeError(f"{what} after {seconds:.0f} s")
+
+
 def served_by(url: str) -> str:
     """The app server that answered `url` (its X-Served-By), or '' when none did."""
     try:
@@ -43,14 +61,13 @@ def served_by(url: str) -> str:
 
 def wait_until_serving(host: str, seconds: float = 120) -> float:
     """Seconds until a cache miss on the front door is served by `host`."""
-    started = time.monotonic()
-    number = 0
-    while time.monotonic() - started < seconds:
-        number += 1
-        if served_by(f"{FRONT_DOOR}?back={started:.0f}-{number}") == host:
-            return round(time.monotonic() - started, 1)
-        time.sleep(0.2)
-    raise RuntimeError(f"{host} does not serve the front door after {seconds:.0f} s")
+    misses = (f"{FRONT_DOOR}?back={time.time():.0f}-{n}" for n in itertools.count())
+    return seconds_until(
+        lambda: served_by(next(misses)) == host,
+        seconds,
+        0.2,
+        f"{host} does not serve the front door",
+    )
 
 
 class BackgroundLoad:

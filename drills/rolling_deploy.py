@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ansible_cli import REPO, run_playbook
-from lab_drill import FRONT_DOOR, BackgroundLoad, counts, markdown_table, on_host
+from lab_drill import FRONT_DOOR, BackgroundLoad, counts, current_release, markdown_table
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,7 @@ class Figures:
 
 
 def current_releases(hosts: tuple[str, ...] = ("web1", "web2")) -> dict[str, str]:
-    """The release each web host's `current` symlink points at."""
-    return {
-        host: Path(on_host(host, "readlink", "/srv/djangostack/current").strip()).name
-        for host in hosts
-    }
+    return {host: current_release(host) for host in hosts}
 
 
 def changed_copy(into: Path, mark: str) -> Path:

@@ -21,13 +21,13 @@ from testinfra.host import Host
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "drills"))
 from ansible_cli import PlaybookRun, run_playbook  # noqa: E402  (the checkout's drills/)
+from lab_drill import PREFIX, current_release  # noqa: E402
 
 INVENTORY = REPO / "inventory" / "lab"
 HOSTS = ["varnish1", "lb1", "web1", "web2", "cache1", "cache2", "db1", "db2"]
-PREFIX = "djangostack-"
 FRONT_DOOR = "http://127.0.0.1:8080"
 
-__all__ = ["INVENTORY", "REPO", "PlaybookRun", "run_playbook"]
+__all__ = ["INVENTORY", "PREFIX", "REPO", "PlaybookRun", "current_release", "run_playbook"]
 
 # The playbooks and drills these tests run must see the lab as `make up` does: Molecule
 # hands its verifier the scenario's generated ansible.cfg, which names no inventory.
@@ -81,10 +81,6 @@ def app_health(web: str) -> dict:
         f"import urllib.request; print(urllib.request.urlopen('{url}').read().decode())",
     )
     return json.loads(answer)
-
-
-def current_release(web: str) -> str:
-    return Path(lab_host(web).check_output("readlink /srv/djangostack/current")).name
 
 
 def secret(name: str) -> str:
