@@ -43,6 +43,9 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     started_at: list[float] = field(default_factory=list)  # seconds after the start, per request
     failures_at: list[float] = field(default_factory=list)  # seconds after the start
+    # The first few failures as they came: which tier answered an error status shows in
+    # its headers and body (Varnish's, nginx's and Apache's error pages differ).
+    failure_samples: list[str] = field(default_factory=list)
 
     def percentile(self, share: float, since: float = 0.0, until: float = float("inf")) -> float:
         """Latency percentile of the requests started in [since, until) seconds."""
@@ -80,7 +83,19 @@ class LoadResult:
             "p99_ms": self.percentile(0.99),
             "max_ms": round(max(self.latencies_ms, default=0.0), 1),
             "failures_at": [round(at, 2) for at in self.failures_at],
+            "failure_samples": self.failure_samples,
         }
+
+
+FAILURE_SAMPLES = 5
+
+
+def describe_failure(response: http.client.HTTPResponse, body: bytes) -> str:
+    """An error response in one line: status, the headers that name a tier, the body's start."""
+    names = ("Server", "Via", "X-Varnish", "X-Served-By", "X-Release")
+    headers = " ".join(f"{n}={response.getheader(n)!r}" for n in names if response.getheader(n))
+    text = " ".join(body[:300].decode("utf-8", "replace").split())
+    return f"{response.status} {headers} body={text!r}"
 
 
 def run_load(
@@ -122,14 +137,16 @@ def run_load(
             if unique:
                 target += ("&" if "?" in target else "?") + f"load={started:.0f}-{number}"
             begun = time.monotonic()
-            status = error = served_by = x_cache = release = ""
+            status = error = served_by = x_cache = release = detail = ""
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(host, port, timeout=timeout)
                 conn.request("GET", target, headers=headers or {})
                 response = conn.getresponse()
-                response.read()
+                body = response.read()
                 status = str(response.status)
+                if not 200 <= response.status < 400:
+                    detail = describe_failure(response, body)
                 served_by = response.getheader("X-Served-By", "")
                 x_cache = response.getheader("X-Cache", "")
                 release = response.getheader("X-Release", "")
@@ -137,7 +154,7 @@ def run_load(
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException) as exc:
-                error = type(exc).__name__
+                error = detail = type(exc).__name__
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -159,6 +176,8 @@ def run_load(
                 if error or not 200 <= int(status) < 400:
                     result.failed += 1
                     result.failures_at.append(begun - started)
+                    if len(result.failure_samples) < FAILURE_SAMPLES:
+                        result.failure_samples.append(f"{begun - started:.2f} s {target}: {detail}")
         if conn is not None:
             conn.close()
 

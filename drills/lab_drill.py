@@ -39,6 +39,22 @@ def current_release(host: str) -> str:
     return Path(on_host(host, "readlink", "/srv/djangostack/current").strip()).name
 
 
+# The error logs that say why a request failed, tier by tier (the drills' lab hosts).
+ERROR_LOGS = {
+    "lb1": "/var/log/nginx/error.log",
+    "web1": "/var/log/apache2/error.log",
+    "web2": "/var/log/apache2/error.log",
+}
+
+
+def error_log_tails(lines: int = 15) -> str:
+    """The last lines of each tier's error log, for a drill's failed requests."""
+    return "\n".join(
+        f"--- {host}:{path}\n" + on_host(host, "tail", "-n", str(lines), path, check=False)
+        for host, path in ERROR_LOGS.items()
+    )
+
+
 def seconds_until(ready: Callable[[], bool], seconds: float, interval: float, what: str) -> float:
     """Poll `ready` every `interval` seconds; the seconds it took to be true. Raises,
     naming `what`, after `seconds`."""

@@ -29,7 +29,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ansible_cli import REPO, run_playbook
-from lab_drill import FRONT_DOOR, BackgroundLoad, counts, current_release, markdown_table
+from lab_drill import (
+    FRONT_DOOR,
+    BackgroundLoad,
+    counts,
+    current_release,
+    error_log_tails,
+    markdown_table,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,10 @@ class Figures:
     playbook_seconds: float
     landed: bool  # every web host runs the release the step meant
     failures: dict[str, int]  # what the failed requests got: a status, or an error's name
+    # The first failed requests, each with the headers and body that name the tier that
+    # answered it, and the tiers' error logs after the step: why they failed.
+    failure_samples: list[str] = field(default_factory=list)
+    error_logs: str = ""
     output: str = field(repr=False, default="")  # deploy.yml's, for a closer look
 
 
@@ -86,6 +97,8 @@ def deploy_under_load(step: str, concurrency: int, *deploy_args: str) -> Figures
             **{s: n for s, n in summary["statuses"].items() if not 200 <= int(s) < 400},
             **summary["errors"],
         },
+        failure_samples=summary["failure_samples"],
+        error_logs=error_log_tails() if load.result.failed else "",
         output=run.output,
     )
 
@@ -127,6 +140,11 @@ def main() -> int:
     ]  # fmt: skip
     print()
     print(markdown_table(columns, rows))
+    for n, f in figures:
+        if f.failed:
+            print(f"\nrun {n} {f.step}: the first failed requests, then the tiers' error logs")
+            print("\n".join(f.failure_samples))
+            print(f.error_logs)
     return 1 if any(f.failed or not f.landed for _, f in figures) else 0
 
 

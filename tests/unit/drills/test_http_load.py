@@ -53,11 +53,16 @@ def test_a_500_is_a_failure_with_its_time(server: str) -> None:
     result = run_load([f"{server}/ok", f"{server}/broken"], requests=10, concurrency=1)
     assert (result.failed, result.statuses) == (5, {"200": 5, "500": 5})
     assert len(result.failures_at) == 5 and result.window(0)["failed"] == 5
+    # Each failure sampled with what names the tier that answered it.
+    assert len(result.failure_samples) == 5
+    assert all(": 500 " in s and "X-Served-By='two'" in s for s in result.failure_samples)
+    assert all("body='/broken" in s for s in result.failure_samples)
 
 
 def test_a_refused_connection_is_a_failure() -> None:
     result = run_load("http://127.0.0.1:9/", requests=3, concurrency=1, timeout=1)
     assert result.failed == 3 and result.errors == {"ConnectionRefusedError": 3}
+    assert result.failure_samples[0].endswith(": ConnectionRefusedError")
 
 
 def test_a_background_load_stops_with_its_block(server: str) -> None:
