@@ -5,13 +5,15 @@ export LANG := C.UTF-8
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 ANSIBLE_PLAYBOOK := ansible-playbook
 
-.PHONY: help setup up test lint down drills status
+.PHONY: help setup up test lint down drills status loadtest compare
 help:
 	@echo "make up     build the lab and deploy the stack on it, then a smoke check"
 	@echo "make test   the whole test suite (lint, Molecule, collection, lab), timed per phase"
 	@echo "make down   remove the lab's containers and networks"
 	@echo "make drills the failure drills at full length on the lab (make up first)"
 	@echo "make status one table of the live stack (playbooks/status.yml)"
+	@echo "make loadtest  locust against TARGET=front|lb|web1 (USERS, DURATION seconds), a report folder"
+	@echo "make compare   the same load against web1, lb and front: one table, one plot"
 	@echo "make lint   the lint phase of make test alone"
 	@echo "make setup  install what the machine needs (idempotent; up and test run it)"
 
@@ -31,6 +33,16 @@ lint:
 # RUNS repeats each drill, e.g. `make drills RUNS=3`.
 drills: setup
 	@bash scripts/drills.sh $(RUNS)
+
+# A bounded load on the lab (127.0.0.1 only), e.g. `make loadtest TARGET=web1 USERS=50 DURATION=60`.
+TARGET ?= front
+USERS ?= 50
+DURATION ?= 60
+loadtest: setup
+	python loadtest/run.py --target $(TARGET) --users $(USERS) --seconds $(DURATION)
+
+compare: setup
+	python loadtest/compare.py --users $(USERS) --seconds $(DURATION)
 
 status: setup
 	$(ANSIBLE_PLAYBOOK) playbooks/status.yml

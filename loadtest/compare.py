@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""The workshop's "initial vs final": the same scenario against each target, one table.
+
+    loadtest/compare.py                      # 50 users, 60 s each: web1, lb, front
+    make compare USERS=50 DURATION=60
+
+Runs run.py's load test against web1 (one app server: the initial state), lb (nginx over
+both app servers, no cache) and front (the whole stack through Varnish), in that order,
+with one crawl for all three. Writes reports/compare/<time>/: a folder per target,
+comparison.md (the table, the ratios the workshop asked about, the command) and
+comparison.png. Exit status 1 when a request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import report
+from lab_site import crawl
+from run import default_folder, run_loadtest
+
+ORDER = ("web1", "lb", "front")  # initial, intermediate, final
+
+
+def verdict(runs: dict[str, report.Run]) -> list[str]:
+    initial, final = runs["web1"], runs["front"]
+    ratio = final.visitors["rps"] / initial.visitors["rps"] if initial.visitors["rps"] else 0.0
+    hit = final.hit_rate or 0.0
+    return [
+        f"- anonymous pages per second, whole stack / one app server: **{ratio:.1f}x** "
+        f"({final.visitors['rps']:,.1f} / {initial.visitors['rps']:,.1f})",
+        f"- anonymous p95: {final.visitors['p95_ms']:,.0f} ms on the whole stack, "
+        f"{initial.visitors['p95_ms']:,.0f} ms on one app server",
+        f"- Varnish hit rate on anonymous pages: {hit:.1f}%",
+        "- failed requests: " + ", ".join(f"{t} {r.all['failures']:,.0f}" for t, r in runs.items()),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--think", type=float, default=0.0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    out = args.out or default_folder("compare", "all")
+    catalogue = crawl()
+    runs: dict[str, report.Run] = {}
+    for target in ORDER:
+        print(f"{target}: {args.users} users for {args.seconds} s...", flush=True)
+        runs[target] = run_loadtest(
+            target, args.users, args.seconds, out / target, args.workers, args.think, catalogue
+        )
+        time.sleep(5)  # the previous target's connections drain before the next run
+    report.plot_comparison({t: out / t for t in runs}, list(runs.values()), out / "comparison.png")
+    command = (
+        f"loadtest/compare.py --users {args.users} --seconds {args.seconds} "
+        f"--workers {args.workers} --think {args.think}"
+    )
+    text = "\n\n".join(
+        [
+            f"# Initial vs final ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+            report.table(list(runs.values())),
+            "\n".join(verdict(runs)),
+            f"Reproduce: `{command}` after `make up`.",
+        ]
+    )
+    (out / "comparison.md").write_text(text + "\n")
+    print(text)
+    print(f"\nreport: {out}/ (comparison.md, comparison.png, one folder per target)")
+    return 1 if any(r.all["failures"] for r in runs.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
