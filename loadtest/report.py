@@ -51,7 +51,7 @@ class Run:
         return cls(**run, **figures)
 
 
-RATE_WINDOW = 5  # seconds: workers report every 3 s, so a rate needs a wider window
+RATE_WINDOW = 6  # seconds: workers report every 3 s; a multiple of it, or the rate saw-tooths
 
 
 def history(folder: Path) -> list[dict[str, float]]:

@@ -19,7 +19,9 @@ import yaml
 from testinfra.host import Host
 
 REPO = Path(__file__).resolve().parents[3]
+# The checkout's drills and load test, which some tests run as they are.
 sys.path.insert(0, str(REPO / "drills"))
+sys.path.insert(0, str(REPO / "loadtest"))
 from ansible_cli import PlaybookRun, run_playbook  # noqa: E402  (the checkout's drills/)
 from lab_drill import PREFIX, current_release  # noqa: E402
 

@@ -1,0 +1,24 @@
+"""`make loadtest` on the whole stack, short: locust (a master, a worker per CPU) through
+the front door, the three kinds of user, a report folder with its plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from run import run_loadtest  # loadtest/run.py (conftest puts loadtest/ on the path)
+
+
+def test_a_short_load_test_through_the_front_door(tmp_path: Path) -> None:
+    run = run_loadtest("front", users=20, seconds=15, out=tmp_path)
+    assert run.all["failures"] == 0, run
+    # Visitors, signed-in members and scorekeepers all reached the site...
+    assert run.visitors["requests"] > 500, run
+    stats = (tmp_path / "locust_stats.csv").read_text()
+    for name in ("member: sign in", "member: home", "scorekeeper: record a result"):
+        assert f",{name}," in stats, name
+    # ...and Varnish answered most visitor pages from its cache (the popularity skew
+    # makes a few pages most of the traffic), none of them PASS.
+    assert run.hit_rate is not None and run.hit_rate >= 50, run.x_cache
+    assert "PASS" not in run.x_cache, run.x_cache
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| front (http://127.0.0.1:8080)" in (tmp_path / "summary.md").read_text()
