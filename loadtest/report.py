@@ -115,10 +115,14 @@ def row(run: Run) -> list[str]:
     ]
 
 
-def table(runs: list[Run]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    lines += ["| " + " | ".join(row(r)) + " |" for r in runs]
+def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def table(runs: list[Run]) -> str:
+    return markdown_table(COLUMNS, [row(r) for r in runs])
 
 
 def plot_run(folder: Path, run: Run) -> Path:

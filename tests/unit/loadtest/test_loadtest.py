@@ -5,6 +5,7 @@ own run is in the whole-stack scenario (molecule/default/tests/test_loadtest.py)
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "loadtest"))
 from lab_site import MEMBER, crawl, zipf_weights
 from report import table
 from run import run_loadtest
+from tune import typed_vars, variant
 
 PASSWORD = "the member's password"
 TOKEN = "the API token"
@@ -136,3 +138,20 @@ def test_a_load_test_run_writes_its_report(site: str, tmp_path: Path) -> None:
         assert (tmp_path / name).stat().st_size > 0, name
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| local (" in table([run])
+
+
+def test_tuning_variants_carry_typed_values() -> None:
+    assert variant("4x8=apache_modwsgi_processes=4 apache_modwsgi_threads=8") == (
+        "4x8",
+        "apache_modwsgi_processes=4 apache_modwsgi_threads=8",
+    )
+    assert variant("defaults=") == ("defaults", "")
+    assert typed_vars("a=4 b=true c='two words' d=1m") == {
+        "a": 4,
+        "b": True,
+        "c": "two words",
+        "d": "1m",
+    }
+    assert typed_vars("") == {}
+    with pytest.raises(argparse.ArgumentTypeError):
+        variant("no-name-or-equals")
