@@ -62,15 +62,10 @@ def main() -> int:
         f"loadtest/compare.py --users {args.users} --seconds {args.seconds} "
         f"--workers {args.workers} --think {args.think}"
     )
-    text = "\n\n".join(
-        [
-            f"# Initial vs final ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
-            report.table(list(runs.values())),
-            "\n".join(verdict(runs)),
-            f"Reproduce: `{command}` after `make up`.",
-        ]
+    text = report.page(
+        "Initial vs final", [report.table(list(runs.values())), "\n".join(verdict(runs))], command
     )
-    (out / "comparison.md").write_text(text + "\n")
+    (out / "comparison.md").write_text(text)
     print(text)
     print(f"\nreport: {out}/ (comparison.md, comparison.png, one folder per target)")
     return 1 if any(r.all["failures"] for r in runs.values()) else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,14 @@ def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
 
 def table(runs: list[Run]) -> str:
     return markdown_table(COLUMNS, [row(r) for r in runs])
+
+
+def page(title: str, sections: list[str], command: str) -> str:
+    """A report page (comparison.md, tuning.md): the title with the time of writing, the
+    sections, and the command that reproduces it."""
+    written = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    reproduce = f"Reproduce: `{command}` after `make up`."
+    return "\n\n".join([f"# {title} ({written})", *sections, reproduce]) + "\n"
 
 
 def plot_run(folder: Path, run: Run) -> Path:

@@ -32,6 +32,10 @@ from run import default_folder, run_loadtest
 sys.path.insert(0, str(REPO / "drills"))
 from ansible_cli import run_playbook  # the checkout's drills/, on the path above
 
+# report.row's first columns, the target and the user count, are the same in every
+# variant's row: the page's title says them instead.
+SAME_IN_EVERY_ROW = 2
+
 
 def typed_vars(extra_vars: str) -> dict[str, Any]:
     """ "a=5 b=on" as {"a": 5, "b": True}: values typed as YAML reads them, since on a
@@ -81,8 +85,9 @@ def main() -> int:
             run = run_loadtest(
                 args.target, args.users, args.seconds, out / name, catalogue=catalogue
             )
-            # The target and the user count are the same in every row: the title says them.
-            rows.append([name, f"`{extra_vars or '(defaults)'}`", *report.row(run)[2:]])
+            rows.append(
+                [name, f"`{extra_vars or '(defaults)'}`", *report.row(run)[SAME_IN_EVERY_ROW:]]
+            )
             print(" | ".join(rows[-1]), flush=True)
     finally:
         print("site.yml with the defaults again", flush=True)
@@ -94,15 +99,10 @@ def main() -> int:
         ]
         + [shlex.quote(f"--variant={n}={e}") for n, e in args.variant]
     )
-    text = "\n\n".join(
-        [
-            f"# Tuning on {args.target}, {args.users} users, {args.seconds} s each "
-            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
-            report.markdown_table(["variant", "extra vars", *report.COLUMNS[2:]], rows),
-            f"Reproduce: `{command}` after `make up`.",
-        ]
-    )
-    (out / "tuning.md").write_text(text + "\n")
+    title = f"Tuning on {args.target}, {args.users} users, {args.seconds} s each"
+    columns = ["variant", "extra vars", *report.COLUMNS[SAME_IN_EVERY_ROW:]]
+    text = report.page(title, [report.markdown_table(columns, rows)], command)
+    (out / "tuning.md").write_text(text)
     print(text)
     return 0
 
