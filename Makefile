@@ -5,11 +5,12 @@ export LANG := C.UTF-8
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 ANSIBLE_PLAYBOOK := ansible-playbook
 
-.PHONY: help setup up test lint down drills status loadtest compare
+.PHONY: help setup up test lint down drills status loadtest compare rehearsal
 help:
 	@echo "make up     build the lab and deploy the stack on it, then a smoke check"
 	@echo "make test   the whole test suite (lint, Molecule, collection, lab), timed per phase"
-	@echo "make down   remove the lab's containers and networks"
+	@echo "make down   remove the lab's containers and networks, stop the AWS emulator"
+	@echo "make rehearsal  the EC2 path without AWS: provision in a local AWS emulator, site.yml over aws_ec2 onto the lab"
 	@echo "make drills the failure drills at full length on the lab (make up first)"
 	@echo "make status one table of the live stack (playbooks/status.yml)"
 	@echo "make loadtest  locust against TARGET=front|lb|web1 (USERS, DURATION seconds), a report folder"
@@ -47,5 +48,9 @@ compare: setup
 status: setup
 	$(ANSIBLE_PLAYBOOK) playbooks/status.yml
 
+rehearsal:
+	@bash scripts/rehearsal.sh
+
 down: setup
 	$(ANSIBLE_PLAYBOOK) playbooks/lab.yml -e lab_state=absent
+	@bash scripts/aws_emulator.sh stop
