@@ -38,7 +38,7 @@ molecule_all() {
 }
 
 # Phases to run: all by default, or those named (`scripts/test.sh lint molecule`).
-ALL_PHASES=(lint unit app role-arguments molecule collection stack)
+ALL_PHASES=(lint unit app role-arguments ec2 molecule collection stack)
 wanted=("${@:-${ALL_PHASES[@]}}")
 for phase in "${wanted[@]}"; do
   [[ " ${ALL_PHASES[*]} " == *" $phase "* ]] || { echo "unknown phase $phase (known: ${ALL_PHASES[*]})"; exit 2; }
@@ -52,6 +52,8 @@ for phase in "${wanted[@]}"; do
     # The sample Django app's own tests (pytest-django, SQLite; sample_django/pytest.ini).
     app) run_phase app pytest -q sample_django ;;
     role-arguments) run_phase role-arguments pytest -q tests/integration/test_role_arguments.py ;;
+    # provision_ec2.yml, the aws_ec2 inventory and teardown_ec2.yml against moto on 127.0.0.1.
+    ec2) run_phase ec2 pytest -q tests/integration/test_ec2.py ;;
     molecule) run_phase molecule molecule_all ;;
     collection) run_phase collection pytest -q tests/integration/test_collection_install.py ;;
     # The whole-stack scenario (molecule/default): the lab built, site.yml twice, the
