@@ -73,3 +73,19 @@ def run_playbook(
     if not quiet:
         print(output)
     return PlaybookRun(proc.returncode, output)
+
+
+def list_inventory(
+    inventory: str | Path, env: Mapping[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    """ansible-inventory --list --export: the groups and variables a play would get, without
+    connecting to any host. The caller checks the exit code (a dead source must fail)."""
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-inventory"), "-i", str(inventory), "--list", "--export"],
+        cwd=cwd,
+        env=ansible_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import REPO, VENV_BIN, PlaybookRun, ansible_env, run_playbook
+from conftest import REPO, VENV_BIN, PlaybookRun, ansible_env, list_inventory, run_playbook
 
 PORT = 5010  # not the rehearsal's 5000: both can run at once
 ENDPOINT = f"http://127.0.0.1:{PORT}"
@@ -98,18 +98,6 @@ def client(service: str) -> Any:
 
 def tagged(name: str, value: str = PROJECT) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{name}", "Values": [value]}]
-
-
-def ansible_inventory(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / "ansible-inventory"), "-i", INVENTORY, "--list", "--export"],
-        cwd=REPO,
-        env=ansible_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +200,7 @@ def instances() -> dict[str, dict[str, Any]]:
 
 def test_a_dead_endpoint_fails_never_an_empty_inventory(tmp_path: Path) -> None:
     dead = {**EMULATOR_ENV, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # discard: nothing listens
-    listing = ansible_inventory(dead)
+    listing = list_inventory(INVENTORY, dead)
     assert listing.returncode != 0, listing.stdout
     assert "aws_ec2" in listing.stderr
     run = run_playbook(
@@ -241,7 +229,7 @@ def test_a_second_provisioning_run_changes_nothing(
 
 
 def test_inventory_groups_are_the_contract(provisioned: PlaybookRun) -> None:
-    listing = ansible_inventory(EMULATOR_ENV)
+    listing = list_inventory(INVENTORY, EMULATOR_ENV)
     assert listing.returncode == 0, listing.stderr
     data = json.loads(listing.stdout)
     groups = {

@@ -22,14 +22,22 @@ REPO = Path(__file__).resolve().parents[3]
 # The checkout's drills and load test, which some tests run as they are.
 sys.path.insert(0, str(REPO / "drills"))
 sys.path.insert(0, str(REPO / "loadtest"))
-from ansible_cli import PlaybookRun, run_playbook  # noqa: E402  (the checkout's drills/)
+from ansible_cli import PlaybookRun, list_inventory, run_playbook  # noqa: E402  (the checkout's drills/)
 from lab_drill import PREFIX, current_release  # noqa: E402
 
 INVENTORY = REPO / "inventory" / "lab"
 HOSTS = ["varnish1", "lb1", "web1", "web2", "cache1", "cache2", "db1", "db2"]
 FRONT_DOOR = "http://127.0.0.1:8080"
 
-__all__ = ["INVENTORY", "PREFIX", "REPO", "PlaybookRun", "current_release", "run_playbook"]
+__all__ = [
+    "INVENTORY",
+    "PREFIX",
+    "REPO",
+    "PlaybookRun",
+    "current_release",
+    "list_inventory",
+    "run_playbook",
+]
 
 # The playbooks and drills these tests run must see the lab as `make up` does: Molecule
 # hands its verifier the scenario's generated ansible.cfg, which names no inventory.

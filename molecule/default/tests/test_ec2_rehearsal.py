@@ -5,10 +5,8 @@ container of its name. Here the two inventories are held to describe one stack."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
-from conftest import HOSTS, INVENTORY, REPO, run_playbook
+from conftest import HOSTS, INVENTORY, list_inventory, run_playbook
 
 # scripts/aws_emulator.sh env, as molecule.yml hands it to the playbooks.
 EMULATOR = {
@@ -24,14 +22,8 @@ CONTRACT = ["varnish", "lb", "web", "pgpool", "cache", "db_primary", "db_standby
 
 def groups(inventory: str, env: dict[str, str] | None = None) -> dict[str, list[str]]:
     """The contract's groups and their hosts, as ansible-inventory lists them."""
-    listing = subprocess.run(
-        [str(REPO / ".venv/bin/ansible-inventory"), "-i", inventory, "--list", "--export"],
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    listing = list_inventory(inventory, env)
+    assert listing.returncode == 0, listing.stderr
     data = json.loads(listing.stdout)
 
     def hosts(group: str) -> list[str]:
