@@ -26,14 +26,34 @@ lint() {
   return $rc
 }
 
+# One role's scenarios, its output printed as one block when they end (two roles run at
+# once, and interleaved logs would be unreadable).
+molecule_role() {
+  local role=$1 logs=$2 start=$SECONDS rc=0
+  (cd "roles/$role" && molecule test --all) >"$logs/$role" 2>&1 || rc=1
+  printf -- '-- molecule %s: %ss%s\n' "$role" $((SECONDS - start)) "$( ((rc)) && echo ', FAILED')" >>"$logs/$role"
+  flock "$logs" cat "$logs/$role"
+  return $rc
+}
+
+# Every role's scenarios, MOLECULE_JOBS (2) roles at a time: each scenario has its own
+# containers and network, and most of a scenario's time is spent waiting on its hosts.
+# pgpool's scenario, the longest by far, starts first so that the others share the time.
 molecule_all() {
-  local rc=0 role
-  for role in roles/*/; do
-    [ -d "$role/molecule" ] || continue
-    local start=$SECONDS
-    (cd "$role" && molecule test --all) || rc=1
-    printf -- '-- molecule %s: %ss\n' "$(basename "$role")" $((SECONDS - start))
+  local jobs=${MOLECULE_JOBS:-2} rc=0 role pid pids=() logs
+  local roles=(pgpool)
+  logs=$(mktemp -d)
+  for role in roles/*/molecule; do
+    role=$(basename "$(dirname "$role")")
+    [ "$role" = pgpool ] || roles+=("$role")
   done
+  for role in "${roles[@]}"; do
+    while (($(jobs -pr | wc -l) >= jobs)); do wait -n || true; done
+    molecule_role "$role" "$logs" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  rm -rf "$logs"
   return $rc
 }
 
@@ -51,7 +71,8 @@ for phase in "${wanted[@]}"; do
     unit) run_phase unit pytest -q tests/unit ;;
     # The sample Django app's own tests (pytest-django, SQLite; sample_django/pytest.ini).
     app) run_phase app pytest -q sample_django ;;
-    role-arguments) run_phase role-arguments pytest -q tests/integration/test_role_arguments.py ;;
+    # Each case is an ansible-playbook run on the controller alone: two at a time.
+    role-arguments) run_phase role-arguments pytest -q -n 2 tests/integration/test_role_arguments.py ;;
     # provision_ec2.yml, the aws_ec2 inventory and teardown_ec2.yml against moto on 127.0.0.1.
     ec2) run_phase ec2 pytest -q tests/integration/test_ec2.py ;;
     molecule) run_phase molecule molecule_all ;;

@@ -18,6 +18,7 @@ Prints one JSON object: {"changed", "release", "dir", "release_archive", "static
 from __future__ import annotations
 
 import argparse
+import fcntl
 import fnmatch
 import hashlib
 import json
@@ -183,8 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exclude", action="append", default=[], help="a path-part pattern")
     parser.add_argument("--settings-env", default="DJANGOSTACK_SETTINGS")
     args = parser.parse_args(argv)
+    args.build_dir.mkdir(parents=True, exist_ok=True)
     try:
-        result = build(args)
+        # One build at a time per build directory: a second deploy from this controller
+        # (or a test scenario running beside another) waits, then finds the release
+        # complete, instead of racing the first over the same release and shared venv.
+        with (args.build_dir / ".lock").open("w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            result = build(args)
     except subprocess.CalledProcessError as exc:
         print(json.dumps({"failed": True, "msg": f"build step failed: {exc}"}))
         return 1
