@@ -117,7 +117,6 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     if (out / COMPLETE).exists():
         return result
 
-    build_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=build_dir, prefix=f".{release}-") as tmp:
         work = Path(tmp)
         src = work / "src"
@@ -184,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exclude", action="append", default=[], help="a path-part pattern")
     parser.add_argument("--settings-env", default="DJANGOSTACK_SETTINGS")
     args = parser.parse_args(argv)
+    # Made here, before the lock that lives in it; build() relies on it.
     args.build_dir.mkdir(parents=True, exist_ok=True)
     try:
         # One build at a time per build directory: a second deploy from this controller
