@@ -10,9 +10,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-from ec2_cost import PRICES, PUBLIC_IPV4_HOURLY, cost_lines, stack_settings
-
-REPO = Path(__file__).resolve().parents[3]
+from ec2_cost import PRICES, PUBLIC_IPV4_HOURLY, REPO, cost_lines, stack_settings
 
 
 def test_the_default_stack_is_priced_host_by_host() -> None:
