@@ -47,11 +47,17 @@ ERROR_LOGS = {
 }
 
 
-def error_log_tails(lines: int = 15) -> str:
-    """The last lines of each tier's error log, for a drill's failed requests."""
+def tier_diagnostics(lines: int = 15) -> str:
+    """Why requests failed, tier by tier: Varnish's health view of its backends (the
+    latest probes of each, with their results; a sick one makes every miss a 503), then
+    the last lines of each tier's error log."""
+    health = on_host("varnish1", "varnishadm", "backend.list", "-p", check=False)
     return "\n".join(
-        f"--- {host}:{path}\n" + on_host(host, "tail", "-n", str(lines), path, check=False)
-        for host, path in ERROR_LOGS.items()
+        [f"--- varnish1: varnishadm backend.list -p\n{health}"]
+        + [
+            f"--- {host}:{path}\n" + on_host(host, "tail", "-n", str(lines), path, check=False)
+            for host, path in ERROR_LOGS.items()
+        ]
     )
 
 

@@ -34,8 +34,8 @@ from lab_drill import (
     BackgroundLoad,
     counts,
     current_release,
-    error_log_tails,
     markdown_table,
+    tier_diagnostics,
 )
 
 
@@ -53,9 +53,9 @@ class Figures:
     landed: bool  # every web host runs the release the step meant
     failures: dict[str, int]  # what the failed requests got: a status, or an error's name
     # The first failed requests, each with the headers and body that name the tier that
-    # answered it, and the tiers' error logs after the step: why they failed.
+    # answered it, and each tier's account after the step (tier_diagnostics): why they failed.
     failure_samples: list[str] = field(default_factory=list)
-    error_logs: str = ""
+    diagnostics: str = ""
     output: str = field(repr=False, default="")  # deploy.yml's, for a closer look
 
 
@@ -98,7 +98,7 @@ def deploy_under_load(step: str, concurrency: int, *deploy_args: str) -> Figures
             **summary["errors"],
         },
         failure_samples=summary["failure_samples"],
-        error_logs=error_log_tails() if load.result.failed else "",
+        diagnostics=tier_diagnostics() if load.result.failed else "",
         output=run.output,
     )
 
@@ -142,9 +142,9 @@ def main() -> int:
     print(markdown_table(columns, rows))
     for n, f in figures:
         if f.failed:
-            print(f"\nrun {n} {f.step}: the first failed requests, then the tiers' error logs")
+            print(f"\nrun {n} {f.step}: the first failed requests, then each tier's account")
             print("\n".join(f.failure_samples))
-            print(f.error_logs)
+            print(f.diagnostics)
     return 1 if any(f.failed or not f.landed for _, f in figures) else 0
 
 

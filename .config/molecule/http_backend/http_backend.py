@@ -7,7 +7,9 @@ does), carries a per-process serial number (a cached answer repeats it, a fresh 
 not), echoes the request's method, path and headers as JSON, and sends the cache headers
 the query string asks for:
 
-  /healthz/                 200 "ok", no-store (what probes and health checks ask for)
+  /healthz/                 200 "ok", no-store (what probes and health checks ask for),
+                            after the seconds in /etc/http-backend-healthz-delay when it
+                            exists (a busy app, slow to answer but alive)
   ?max_age=N                Cache-Control: public, max-age=N (default 300)
   ?private=1                Cache-Control: private, no-cache
   ?set_cookie=1             a Set-Cookie header (Django's CSRF form pages send one)
@@ -31,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 HOSTNAME = socket.gethostname()
 RELEASE_FILE = Path("/etc/http-backend-release")
+HEALTHZ_DELAY_FILE = Path("/etc/http-backend-healthz-delay")
 SERIAL = itertools.count(1)
 
 
@@ -45,6 +48,8 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(float(query.get("sleep", 0)))
 
         if url.path == "/healthz/":
+            if HEALTHZ_DELAY_FILE.exists():
+                time.sleep(float(HEALTHZ_DELAY_FILE.read_text()))
             status, cache_control, body = 200, "no-store", b"ok\n"
         else:
             status = int(query.get("status", 200))

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab_drill import tier_diagnostics  # drills/ (conftest puts it on the path)
+
 from run import run_loadtest  # loadtest/run.py (conftest puts loadtest/ on the path)
 
 
 def test_a_short_load_test_through_the_front_door(tmp_path: Path) -> None:
     # 50 users: the 2% share of scorekeepers is one user (with 20 it rounds to none).
     run = run_loadtest("front", users=50, seconds=15, out=tmp_path)
-    assert run.all["failures"] == 0, run
+    # On failure: what failed (locust's failures, by error) and why (each tier's account).
+    assert run.all["failures"] == 0, "\n".join(
+        [str(run), (tmp_path / "locust_failures.csv").read_text(), tier_diagnostics()]
+    )
     # Visitors, signed-in members and scorekeepers all reached the site...
     assert run.visitors["requests"] > 500, run
     stats = (tmp_path / "locust_stats.csv").read_text()

@@ -80,6 +80,17 @@ def backend_health(cache: Host) -> list[str]:
     return [row[3] for row in rows if re.search(r"\.lb[0-9]+$", row[0])]
 
 
+def probe_response_times(cache: Host) -> list[float]:
+    """Each load balancer's average response time of its good probes, in seconds."""
+    report = cache.check_output("varnishadm backend.list -p")
+    return [
+        float(seconds)
+        for seconds in re.findall(
+            r"\.lb[0-9]+ .*\n.*\n\s*Average response time of good probes: ([0-9.]+)", report
+        )
+    ]
+
+
 def wait_for_health(cache: Host, state: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while backend_health(cache) != [state, state]:
@@ -174,6 +185,33 @@ def test_grace_serves_stale_pages_while_every_backend_is_down(
     assert int(stale["age"]) > 2
     # A page never cached has nothing to fall back on.
     assert fetch(app, f"{url}/pages/never-seen")["status"] == "503"
+
+
+def test_a_slow_health_check_is_a_busy_backend_not_a_dead_one(
+    cache: Host, app: Host, url: str
+) -> None:
+    """/healthz/ answering in 2 s, as the app's does at full load (it queues with the
+    pages): both backends stay healthy through more probes than it takes to go sick,
+    and a page not in the cache is still served."""
+    try:
+        for name in BACKENDS:
+            host(name).check_output("echo 2 > /etc/http-backend-healthz-delay")
+        # 12 s: at least three slow probes of each backend (3 failures of the last 5
+        # would make it sick), its health read every half second.
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            assert backend_health(cache) == ["healthy", "healthy"]
+            time.sleep(0.5)
+        # The probes really were slow, and passed.
+        assert all(seconds > 1 for seconds in probe_response_times(cache)), cache.check_output(
+            "varnishadm backend.list -p"
+        )
+        assert len(probe_response_times(cache)) == 2
+        assert fetch(app, f"{url}/pages/slow-probes")["status"] == "200"
+    finally:  # healthy again even when they went sick: the next tests need them
+        for name in BACKENDS:
+            host(name).check_output("rm -f /etc/http-backend-healthz-delay")
+        wait_for_health(cache, "healthy")
 
 
 def test_purge_and_ban_from_an_allowed_host_only(app: Host, stranger: Host, url: str) -> None:
