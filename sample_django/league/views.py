@@ -197,11 +197,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError as exc:
         checks["database"] = f"failed: {exc.__class__.__name__}"
 
-    key = f"healthz:{HOSTNAME}"
+    # A key of this check's own: with one key per host, two checks at once (a probe
+    # through each load balancer, a deploy's wait, a smoke test) overwrote each other's
+    # value and one read back the other's, a "missed round trip" on a healthy cache. A
+    # fresh daemon makes that likely: it holds the requests while it loads Django, then
+    # runs them all at the same moment.
     token = secrets.token_hex(8)
+    key = f"healthz:{HOSTNAME}:{token}"
     try:
         cache.set(key, token, 30)
         checks["cache"] = "ok" if cache.get(key) == token else "failed: round trip missed"
+        cache.delete(key)
     except Exception as exc:  # any backend error is a failed check, never a 500
         checks["cache"] = f"failed: {exc.__class__.__name__}"
 

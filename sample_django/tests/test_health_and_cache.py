@@ -97,3 +97,34 @@ def test_healthz_503_when_both_fail(
     response = client.get("/healthz/")
     assert response.status_code == 503
     assert response.json()["failed"] == ["database", "cache"]
+
+
+def test_concurrent_health_checks_each_read_their_own_value(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two checks at once on one host (a fresh daemon releases the requests it held while
+    # loading Django together): the second writes between the first's set and get. Each
+    # must still read back the value it wrote.
+    from league import views
+
+    real_get = views.cache.get
+    interleaved: list[str] = []
+
+    def get_after_another_check(key: str, *args: Any, **kwargs: Any) -> Any:
+        if not interleaved:
+            interleaved.append(key)
+            assert client.get("/healthz/").json()["checks"]["cache"] == "ok"
+        return real_get(key, *args, **kwargs)
+
+    monkeypatch.setattr(views.cache, "get", get_after_another_check)
+    response = client.get("/healthz/")
+    assert interleaved, "the second check did not run inside the first"
+    assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
+
+
+def test_health_checks_leave_no_keys_behind(client: Client) -> None:
+    from league import views
+
+    for _ in range(3):
+        assert client.get("/healthz/").json()["status"] == "ok"
+    assert not [k for k in views.cache._cache if "healthz" in k]  # type: ignore[attr-defined]

@@ -49,3 +49,18 @@ def test_lab_secrets_stay_on_the_controller() -> None:
 
 def test_smoke_playbook_passes() -> None:
     assert run_playbook("playbooks/smoke.yml").returncode == 0
+
+
+def test_smoke_playbook_names_a_cache_node_that_is_down() -> None:
+    # The smoke check waits for daemons that are warming up, not for a dead node: with
+    # memcached stopped on cache2 it fails at once, naming the node.
+    cache2 = lab_host("cache2")
+    cache2.run_expect([0], "systemctl stop memcached")
+    try:
+        run = run_playbook("playbooks/smoke.yml", "--limit", "web,cache")
+    finally:
+        cache2.run_expect([0], "systemctl start memcached")
+    assert run.returncode != 0
+    assert "cache node cache2 (172.30.20.42)" in run.output
+    assert {host for host, counts in run.recap.items() if counts["failed"]} == {"web1", "web2"}
+    assert run_playbook("playbooks/smoke.yml", "--limit", "web,cache").returncode == 0
