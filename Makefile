@@ -5,7 +5,7 @@ export LANG := C.UTF-8
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 ANSIBLE_PLAYBOOK := ansible-playbook
 
-.PHONY: help setup up test lint down drills status loadtest compare rehearsal
+.PHONY: help setup up test lint down drills status loadtest compare capacity rehearsal
 help:
 	@echo "make up     build the lab and deploy the stack on it, then a smoke check"
 	@echo "make test   the whole test suite (lint, Molecule, collection, lab), timed per phase"
@@ -15,6 +15,7 @@ help:
 	@echo "make status one table of the live stack (playbooks/status.yml)"
 	@echo "make loadtest  locust against TARGET=front|lb|web1 (USERS, DURATION seconds), a report folder"
 	@echo "make compare   the same load against web1, lb and front: one table, one plot"
+	@echo "make capacity  wrk against each tier: web1 uncached, nginx static, Varnish cached"
 	@echo "make lint   the lint phase of make test alone"
 	@echo "make setup  install what the machine needs (idempotent; up and test run it)"
 
@@ -44,6 +45,11 @@ loadtest: setup
 
 compare: setup
 	python loadtest/compare.py --users $(USERS) --seconds $(DURATION)
+
+# wrk against each tier (web1 uncached, lb static, front cached), CAPACITY_SECONDS each.
+CAPACITY_SECONDS ?= 10
+capacity: setup
+	python loadtest/capacity.py --seconds $(CAPACITY_SECONDS)
 
 status: setup
 	$(ANSIBLE_PLAYBOOK) playbooks/status.yml

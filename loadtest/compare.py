@@ -6,9 +6,10 @@
 
 Runs run.py's load test against web1 (one app server: the initial state), lb (nginx over
 both app servers, no cache) and front (the whole stack through Varnish), in that order,
-with one crawl for all three. Writes reports/compare/<time>/: a folder per target,
-comparison.md (the table, the ratios the workshop asked about, the command) and
-comparison.png. Exit status 1 when a request failed.
+with one crawl for all three. Then wrk measures each tier's capacity (capacity.py), so
+that the table also says where the stack's limit is, apart from locust's. Writes
+reports/compare/<time>/: a folder per target, comparison.md (the tables, the ratios the
+workshop asked about, the command) and comparison.png. Exit status 1 when a request failed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import capacity
 import report
 from lab_site import crawl
 from run import default_folder, run_loadtest
@@ -58,17 +60,28 @@ def main() -> int:
         )
         time.sleep(5)  # the previous target's connections drain before the next run
     report.plot_comparison({t: out / t for t in runs}, list(runs.values()), out / "comparison.png")
+    print("each tier's capacity with wrk...", flush=True)
+    tiers = capacity.measure_tiers()
     command = (
         f"loadtest/compare.py --users {args.users} --seconds {args.seconds} "
         f"--workers {args.workers} --think {args.think}"
     )
     text = report.page(
-        "Initial vs final", [report.table(list(runs.values())), "\n".join(verdict(runs))], command
+        "Initial vs final",
+        [
+            report.table(list(runs.values())),
+            "\n".join(verdict(runs)),
+            f"Each tier's capacity, `{capacity.WRK_DEFAULT}` (locust is Python: its rates "
+            "above are the generator's limit on the cached pages, these are the stack's):",
+            capacity.table(tiers),
+        ],
+        command,
     )
     (out / "comparison.md").write_text(text)
     print(text)
     print(f"\nreport: {out}/ (comparison.md, comparison.png, one folder per target)")
-    return 1 if any(r.all["failures"] for r in runs.values()) else 0
+    failed = any(r.all["failures"] for r in runs.values()) or any(c.failed for c in tiers.values())
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

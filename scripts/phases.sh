@@ -19,15 +19,30 @@ run_phase() {
   return $rc
 }
 
+# skip_phase NAME: a phase this run leaves out, named in the summary so that a narrowed
+# run cannot pass for the whole suite.
+skip_phase() {
+  _phases+=("$1"); _results+=(skipped); _durations+=(-)
+}
+
 # phase_summary: prints the table; returns non-zero when any phase failed.
 phase_summary() {
-  local i passed=0 failed=0
+  local i passed=0 failed=0 skipped=()
   printf '\n%-16s %-20s %s\n' phase result seconds
   for i in "${!_phases[@]}"; do
     printf '%-16s %-20s %s\n' "${_phases[$i]}" "${_results[$i]}" "${_durations[$i]}"
-    if [ "${_results[$i]}" = passed ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    case ${_results[$i]} in
+      passed) passed=$((passed + 1)) ;;
+      skipped) skipped+=("${_phases[$i]}") ;;
+      *) failed=$((failed + 1)) ;;
+    esac
   done
   printf 'total: %ss\n' "$SECONDS"
-  printf 'phases: %d passed, %d failed\n' "$passed" "$failed"
+  if [ ${#skipped[@]} -gt 0 ]; then
+    printf 'phases: %d passed, %d failed, %d NOT RUN (%s): not the whole suite\n' \
+      "$passed" "$failed" ${#skipped[@]} "${skipped[*]}"
+  else
+    printf 'phases: %d passed, %d failed\n' "$passed" "$failed"
+  fi
   [ "$failed" -eq 0 ]
 }

@@ -38,6 +38,8 @@ apt_install() {
 STEP="debian packages"
 missing=()
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# make capacity's load generator (C, so the stack's limit is measured, not the generator's).
+command -v wrk >/dev/null || missing+=(wrk)
 # The docker client alone is not enough: install Debian's engine when nothing answers
 # and no dockerd is on the machine.
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null; then

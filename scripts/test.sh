@@ -57,12 +57,29 @@ molecule_all() {
   return $rc
 }
 
-# Phases to run: all by default, or those named (`scripts/test.sh lint molecule`).
+# Phases to run: all by default, or those named (`scripts/test.sh lint molecule`, or
+# PHASES="lint molecule" for make, which also reads PHASES from the environment). The
+# phases left out are named in the summary; with TEST_ALL_PHASES=1 (.ci/run) a narrowed
+# run is refused before anything runs.
 ALL_PHASES=(lint unit app role-arguments ec2 molecule collection stack)
 wanted=("${@:-${ALL_PHASES[@]}}")
 for phase in "${wanted[@]}"; do
   [[ " ${ALL_PHASES[*]} " == *" $phase "* ]] || { echo "unknown phase $phase (known: ${ALL_PHASES[*]})"; exit 2; }
 done
+left_out=()
+for phase in "${ALL_PHASES[@]}"; do
+  [[ " ${wanted[*]} " == *" $phase "* ]] || left_out+=("$phase")
+done
+if [ "${TEST_ALL_PHASES:-0}" = 1 ] && [ ${#left_out[@]} -gt 0 ]; then
+  echo "refused: this run must test every phase, and the phases given (${wanted[*]}) leave out: ${left_out[*]}."
+  echo "PHASES=\"${PHASES:-}\" in the environment narrows make test: unset it."
+  exit 2
+fi
+# The molecule phase runs this many roles at once; 0 would never start one.
+if ! [[ ${MOLECULE_JOBS:-2} =~ ^[1-9][0-9]*$ ]]; then
+  echo "MOLECULE_JOBS must be a whole number of roles tested at once, 1 or more: got '${MOLECULE_JOBS}'"
+  exit 2
+fi
 
 run_phase setup bash scripts/setup.sh || { echo "setup failed: nothing else can run"; exit 1; }
 for phase in "${wanted[@]}"; do
@@ -82,4 +99,5 @@ for phase in "${wanted[@]}"; do
     stack) run_phase stack molecule test ;;
   esac
 done
+for phase in "${left_out[@]}"; do skip_phase "$phase"; done
 phase_summary

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Avg, Count, F, Max, Q, Sum
+from django.db.models import Avg, Count, F, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from league import queries
-from league.models import Game, Player, PlayerGameStat, Season, Team
+from league.models import Game, PlayerGameStat, Season, Team
 from sample_site.middleware import HOSTNAME
 
 LATEST_GAMES = 10
@@ -28,16 +28,8 @@ LATEST_GAMES = 10
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    totals = Game.objects.aggregate(
-        games=Count("id"),
-        average_total=Avg(F("home_score") + F("away_score")),
-        highest_total=Max(F("home_score") + F("away_score")),
-        home_wins=Count("id", filter=Q(home_score__gt=F("away_score"))),
-    )
     context = {
-        "totals": totals,
-        "team_count": Team.objects.count(),
-        "player_count": Player.objects.count(),
+        "totals": queries.totals(),
         "seasons": Season.objects.all(),
         "latest_games": Game.objects.select_related("home_team", "away_team", "season")[
             :LATEST_GAMES
@@ -172,7 +164,7 @@ def record_result(request: HttpRequest) -> JsonResponse:
             home_score=data["home_score"],
             away_score=data["away_score"],
         )
-        transaction.on_commit(lambda: queries.forget_standings(season.pk))
+        transaction.on_commit(lambda: queries.forget_results(season.pk))
     # Outside the atomic block: the id goes out only once the row is committed, so a
     # client that reads it back (through pgpool, possibly from the standby) finds it.
     return JsonResponse({"id": game.pk}, status=201)

@@ -23,8 +23,9 @@ DATABASES = {
         "PASSWORD": _db["password"],
         "HOST": _db["host"],
         "PORT": str(_db["port"]),
-        # 0 by default: each mod_wsgi thread holding a connection would pin one of
-        # pgpool's num_init_children slots even when idle.
+        # Kept across requests (the role's django_app_database_conn_max_age): a new
+        # connection costs a SCRAM exchange with pgpool. The check at each request's
+        # start replaces one that pgpool closed (a failover restarts its children).
         "CONN_MAX_AGE": _app["conn_max_age"],
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {"connect_timeout": 5},

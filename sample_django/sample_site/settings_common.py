@@ -83,7 +83,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # What anonymous pages tell Varnish and browsers (sample_site.middleware).
 PUBLIC_CACHE_MAX_AGE = 300
-# How long the standings table, the costliest query, stays in memcached.
+# How long the standings table and the home page's totals, the costliest queries, stay in
+# memcached (a recorded result forgets them at once).
 STANDINGS_CACHE_SECONDS = 60
 
 # Errors go to stderr: under mod_wsgi that is Apache's error log, no file to rotate.

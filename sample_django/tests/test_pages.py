@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -61,13 +64,42 @@ def test_home_shows_aggregates_and_latest_games(client: Client, league: LeagueSi
     assert latest is not None and f"/games/{latest.pk}/" in body
 
 
-def test_standings_come_from_the_cache_the_second_time(
-    client: Client, league: LeagueSize, django_assert_max_num_queries: DjangoAssertNumQueries
+# The second time, the costliest figures come from the cache: the standings table, and the
+# home page's totals over every game. What remains: the season lookup and list, or the
+# season list and the latest games.
+@pytest.mark.parametrize("url", ["/standings/", "/"])
+def test_the_costly_figures_come_from_the_cache_the_second_time(
+    client: Client,
+    league: LeagueSize,
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+    url: str,
 ) -> None:
-    client.get("/standings/")
-    # Season lookup and the season list only: the table itself is cached.
+    client.get(url)
     with django_assert_max_num_queries(2):
-        client.get("/standings/")
+        client.get(url)
+
+
+def test_a_recorded_result_shows_in_the_home_totals_at_once(
+    client: Client, league: LeagueSize, django_capture_on_commit_callbacks: Any
+) -> None:
+    client.get("/")  # the totals are cached
+    result = {
+        "season": Season.objects.first().year,  # type: ignore[union-attr]
+        "home_team": "AVA",
+        "away_team": "BRB",
+        "home_score": 101,
+        "away_score": 99,
+        "played_at": "2002-04-01T19:30:00Z",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/results/",
+            json.dumps(result),
+            content_type="application/json",
+            headers={"Authorization": "Bearer test-api-token"},
+        )
+    assert response.status_code == 201
+    assert f"{league.games + 1} games." in client.get("/").content.decode()
 
 
 def test_team_season_page_shows_the_record(client: Client, league: LeagueSize) -> None:

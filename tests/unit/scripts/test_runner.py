@@ -1,0 +1,66 @@
+"""The test runner (scripts/test.sh, .ci/run) refuses what would make a run lie: a
+narrowed run in CI, a narrowed run's summary that hides what it left out, and a
+MOLECULE_JOBS that would never start a role. Each refusal comes before any phase runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def run(command: list[str], **env: str) -> tuple[int, str]:
+    """The command's exit status and output, up to the first phase it starts: a runner
+    that failed to refuse is stopped there (its process group killed) instead of running
+    the suite inside this test."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("PHASES", "MOLECULE_JOBS")}
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env={**environment, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("======== phase "):
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+    return process.wait(timeout=60), "".join(lines)
+
+
+def test_ci_refuses_a_run_that_phases_narrows() -> None:
+    status, output = run(["bash", ".ci/run"], PHASES="lint unit")
+    assert "phase setup" not in output  # nothing ran
+    assert status != 0
+    assert "refused" in output
+    assert "leave out: app role-arguments ec2 molecule collection stack" in output
+
+
+def test_molecule_jobs_zero_is_refused_with_its_name() -> None:
+    status, output = run(["bash", "scripts/test.sh", "molecule"], MOLECULE_JOBS="0")
+    assert "phase setup" not in output
+    assert status == 2
+    assert "MOLECULE_JOBS must be a whole number of roles tested at once, 1 or more: got '0'" in (
+        output
+    )
+
+
+def test_a_narrowed_run_names_each_phase_it_left_out() -> None:
+    script = (
+        "source scripts/phases.sh; run_phase lint true; skip_phase molecule; skip_phase stack; "
+        "phase_summary"
+    )
+    result = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0  # a narrowed run may pass, but says what it is
+    assert "phases: 1 passed, 0 failed, 2 NOT RUN (molecule stack): not the whole suite" in (
+        result.stdout
+    )
+    assert "molecule         skipped" in result.stdout
