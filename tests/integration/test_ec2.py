@@ -282,8 +282,10 @@ def resolved(variable: str, *extra: str) -> dict[str, str]:
         timeout=120,
         check=True,
     )
-    plays = json.loads(run.stdout)["plays"]
-    return {host: result[variable] for host, result in plays[0]["tasks"][0]["hosts"].items()}
+    # Every task of the play: Mitogen's strategy (ansible.cfg) reports an ad-hoc command's
+    # hosts to the json callback as one task each, the linear strategy as one task.
+    tasks = json.loads(run.stdout)["plays"][0]["tasks"]
+    return {host: result[variable] for task in tasks for host, result in task["hosts"].items()}
 
 
 def test_hosts_are_reached_on_their_private_address_or_where_the_operator_says(

@@ -16,7 +16,9 @@ def run(command: list[str], **env: str) -> tuple[int, str]:
     """The command's exit status and output, up to the first phase it starts: a runner
     that failed to refuse is stopped there (its process group killed) instead of running
     the suite inside this test."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("PHASES", "MOLECULE_JOBS")}
+    # The runner's own settings come from the test alone (CI exports TEST_ALL_PHASES).
+    settings = ("PHASES", "MOLECULE_JOBS", "TEST_ALL_PHASES")
+    environment = {k: v for k, v in os.environ.items() if k not in settings}
     process = subprocess.Popen(
         command,
         cwd=REPO,
