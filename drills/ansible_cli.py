@@ -6,12 +6,14 @@ locale (ansible-core 2.19 refuses to run without one) and plain output.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
@@ -49,6 +51,14 @@ def ansible_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     )
     env.update(extra or {})
     return env
+
+
+def adhoc_results(json_output: str) -> dict[str, dict[str, Any]]:
+    """Each host's result from an ad-hoc command's json callback output. Every task of the
+    play is read: Mitogen's strategy (ansible.cfg) reports each host as a task of its own,
+    the linear strategy all hosts under one task."""
+    tasks = json.loads(json_output)["plays"][0]["tasks"]
+    return {host: result for task in tasks for host, result in task["hosts"].items()}
 
 
 def run_playbook(

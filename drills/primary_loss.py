@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_cli import REPO, VENV_BIN, ansible_env, run_playbook
+from ansible_cli import REPO, VENV_BIN, adhoc_results, ansible_env, run_playbook
 from lab_drill import docker, markdown_table
 
 WRITER = REPO / "drills" / "write_stream.py"
@@ -74,7 +74,7 @@ def containers(inventory: Path) -> dict[str, str]:
         text=True,
         check=True,
     ).stdout
-    results = json.loads(out)["plays"][0]["tasks"][0]["hosts"]
+    results = adhoc_results(out)
     return {
         host: str(result["ansible_host"])
         if result.get("ansible_host") not in (None, "VARIABLE IS NOT DEFINED!")

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "drills"))
-from ansible_cli import REPO, VENV_BIN, PlaybookRun, ansible_env, list_inventory, run_playbook
+from ansible_cli import (
+    REPO,
+    VENV_BIN,
+    PlaybookRun,
+    ansible_env,
+    list_inventory,
+    run_playbook,
+)
 
 __all__ = ["REPO", "VENV_BIN", "PlaybookRun", "ansible_env", "list_inventory", "run_playbook"]
 

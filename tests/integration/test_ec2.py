@@ -19,7 +19,15 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import REPO, VENV_BIN, PlaybookRun, ansible_env, list_inventory, run_playbook
+from conftest import (
+    REPO,
+    VENV_BIN,
+    PlaybookRun,
+    adhoc_results,
+    ansible_env,
+    list_inventory,
+    run_playbook,
+)
 
 PORT = 5010  # not the rehearsal's 5000: both can run at once
 ENDPOINT = f"http://127.0.0.1:{PORT}"
@@ -282,10 +290,7 @@ def resolved(variable: str, *extra: str) -> dict[str, str]:
         timeout=120,
         check=True,
     )
-    # Every task of the play: Mitogen's strategy (ansible.cfg) reports an ad-hoc command's
-    # hosts to the json callback as one task each, the linear strategy as one task.
-    tasks = json.loads(run.stdout)["plays"][0]["tasks"]
-    return {host: result[variable] for task in tasks for host, result in task["hosts"].items()}
+    return {host: result[variable] for host, result in adhoc_results(run.stdout).items()}
 
 
 def test_hosts_are_reached_on_their_private_address_or_where_the_operator_says(
