@@ -41,7 +41,7 @@ molecule_role() {
 # (measured with Mitogen on 2 cores: 536 s two at a time, 454 s three at a time).
 # pgpool's scenario, the longest by far, starts first so that the others share the time.
 molecule_all() {
-  local jobs=${MOLECULE_JOBS:-3} rc=0 role pid pids=() logs
+  local jobs=$MOLECULE_JOBS rc=0 role pid pids=() logs
   local roles=(pgpool)
   logs=$(mktemp -d)
   for role in roles/*/molecule; do
@@ -77,7 +77,8 @@ if [ "${TEST_ALL_PHASES:-0}" = 1 ] && [ ${#left_out[@]} -gt 0 ]; then
   exit 2
 fi
 # The molecule phase runs this many roles at once; 0 would never start one.
-if ! [[ ${MOLECULE_JOBS:-3} =~ ^[1-9][0-9]*$ ]]; then
+MOLECULE_JOBS=${MOLECULE_JOBS:-3}
+if ! [[ $MOLECULE_JOBS =~ ^[1-9][0-9]*$ ]]; then
   echo "MOLECULE_JOBS must be a whole number of roles tested at once, 1 or more: got '${MOLECULE_JOBS}'"
   exit 2
 fi

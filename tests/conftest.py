@@ -12,12 +12,21 @@ from ansible_cli import (
     REPO,
     VENV_BIN,
     PlaybookRun,
+    adhoc_results,
     ansible_env,
     list_inventory,
     run_playbook,
 )
 
-__all__ = ["REPO", "VENV_BIN", "PlaybookRun", "ansible_env", "list_inventory", "run_playbook"]
+__all__ = [
+    "REPO",
+    "VENV_BIN",
+    "PlaybookRun",
+    "adhoc_results",
+    "ansible_env",
+    "list_inventory",
+    "run_playbook",
+]
 
 
 @pytest.fixture(scope="session")
