@@ -153,6 +153,8 @@ CASES = [
     ("django_app", "django_app_keep_releases", 1),
     ("django_app", "django_app_rollback", "perhaps"),
     ("django_app", "django_app_database_port", "pgpool"),
+    ("django_app", "django_app_database_conn_max_age", "forever"),
+    ("django_app", "django_app_database_conn_max_age", -1),
     ("django_app", "django_app_setup_commands", [{"argv": ["generate_league"]}]),
     ("django_app", "django_app_root", "/"),
     ("nginx_lb", "nginx_lb_port", "eighty"),
