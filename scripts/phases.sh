@@ -16,7 +16,18 @@ run_phase() {
   _phases+=("$name"); _durations+=("$took")
   if [ $rc -eq 0 ]; then _results+=(passed); else _results+=("FAILED (exit $rc)"); fi
   printf '======== phase %s: %s in %ss ========\n' "$name" "${_results[-1]}" "$took"
+  # A phase run in a background lane records itself for the parent shell to read back.
+  [ -z "${PHASE_RECORDS:-}" ] || printf '%s\t%s\t%s\n' "$name" "${_results[-1]}" "$took" >>"$PHASE_RECORDS"
   return $rc
+}
+
+# read_phase_records FILE: the phases that background lanes ran, into this shell's summary.
+read_phase_records() {
+  local name result took
+  [ -f "$1" ] || return 0
+  while IFS=$'\t' read -r name result took; do
+    _phases+=("$name"); _results+=("$result"); _durations+=("$took")
+  done <"$1"
 }
 
 # skip_phase NAME: a phase this run leaves out, named in the summary so that a narrowed

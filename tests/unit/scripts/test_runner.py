@@ -66,3 +66,18 @@ def test_a_narrowed_run_names_each_phase_it_left_out() -> None:
         result.stdout
     )
     assert "molecule         skipped" in result.stdout
+
+
+def test_a_phase_that_fails_in_a_background_lane_fails_the_run(tmp_path: Path) -> None:
+    """The lab-free phases run in two background lanes: their results must reach the
+    parent's summary, or a failed lint would end green."""
+    script = (
+        "source scripts/phases.sh; "
+        f"export PHASE_RECORDS={tmp_path}/records; "
+        "(run_phase lint false) & (run_phase unit true) & wait; unset PHASE_RECORDS; "
+        f"read_phase_records {tmp_path}/records; run_phase stack true; phase_summary"
+    )
+    result = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "phases: 2 passed, 1 failed" in result.stdout
+    assert "lint             FAILED (exit 1)" in result.stdout
