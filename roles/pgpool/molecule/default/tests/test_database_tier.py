@@ -106,10 +106,14 @@ def test_pgpool_secrets_are_private(app: Host) -> None:
 
 
 def test_pgpool_sees_the_primary_and_a_streaming_standby(app: Host) -> None:
-    assert node_states(app) == [
+    """pgpool learns the standby's replication state at its next streaming-replication
+    check (pgpool_sr_check_period): a test run straight after the converge can come
+    before it (seen once: the standby 'none'), so wait a few periods."""
+    expected = [
         [address("db1"), "up", "primary", "none"],
         [address("db2"), "up", "standby", "streaming"],
     ]
+    assert wait_for(lambda: node_states(app) == expected, 30), node_states(app)
 
 
 def test_health_checks_are_on(app: Host) -> None:
