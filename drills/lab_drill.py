@@ -20,6 +20,16 @@ from http_load import LoadResult, run_load
 
 FRONT_DOOR = "http://127.0.0.1:8080/"  # Varnish on varnish1, published on loopback
 PREFIX = "djangostack-"  # the lab's container names: djangostack-<inventory host>
+# The lab's secrets, generated on this controller (inventory/lab/group_vars/all/secrets.yml).
+SECRETS = Path(__file__).resolve().parent.parent / ".secrets" / "lab"
+
+
+def lab_secret(name: str) -> str:
+    """One of the lab's generated secrets (mode 0600 on this controller)."""
+    path = SECRETS / name
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: run `make up` first (it generates the secrets)")
+    return path.read_text().split()[0]
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> str:

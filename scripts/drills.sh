@@ -14,5 +14,8 @@ run_phase web-server-kill drills/web_server_loss.py --how kill --runs "$runs"
 run_phase cache-node-kill drills/cache_node_loss.py --how kill --runs "$runs"
 run_phase primary-pgpool drills/primary_loss.py --mode pgpool --runs "$runs"
 run_phase primary-playbook drills/primary_loss.py --mode playbook --runs "$runs"
+# Five cycles per run: the primary lost (pgpool's failover, then failover.yml) or moved,
+# rejoined and switched back, under API writes through the front door.
+run_phase failover-cycles drills/failover_cycles.py --cycles $((5 * runs))
 run_phase rolling-deploy drills/rolling_deploy.py --runs "$runs"
 phase_summary

@@ -18,6 +18,9 @@ description:
     The one on the newest timeline is the primary, the others are C(stale) (to rejoin).
   - No primary while standbys answer means the primary is lost. C(problem) says so, and
     playbooks stop there (playbooks/failover.yml is the way on).
+  - A standby is C(broken) when PostgreSQL is installed on it but it does not stream from
+    the primary (down, or running without streaming). site.yml repairs it and rejoin.yml
+    picks it, so that no playbook calls it healthy.
 options:
   _input:
     description:
@@ -25,6 +28,9 @@ options:
         keyed by inventory hostname. C(fenced) is a node whose PostgreSQL unit is masked
         (failover.yml or switchover.yml replaced it), never a standby to build, always
         one to rejoin.
+      - C(installed) (true when PostgreSQL is installed on the node) tells a broken standby
+        from a new one; a primary's C(standbys) (its WAL senders, as
+        M(djangostack.deploy.pg_replication_info) returns them) tells which standbys stream.
     type: dict
     required: true
   intended_primaries:
@@ -69,6 +75,11 @@ _value:
         primary).
       type: list
       elements: str
+    broken:
+      description: >-
+        Standbys (in C(standbys) too) on which PostgreSQL is installed but which do not
+        stream from the primary, each with the reason, as a dict keyed by host.
+      type: dict
     fresh:
       description: True when no node answered, so the inventory's intent was followed.
       type: bool
@@ -104,6 +115,7 @@ def db_topology(
             "standbys": [h for h in intended_standbys if h in nodes],
             "stale": [],
             "down": [],
+            "broken": {},
             "fresh": True,
             "lost_primary": False,
             "problem": "" if intended_primaries else "no host in db_primary and no node answers",
@@ -125,11 +137,26 @@ def db_topology(
     # A node meant as a standby that does not answer is built (or refused) by pg_standby,
     # unless it is fenced; any other silent node is a lost or fenced primary, for rejoin.yml.
     new_standbys = [h for h in down if h in intended_standbys and role(h) != "fenced"]
+    primary = primaries[0] if primaries and not problem else ""
+    broken = {
+        h: "PostgreSQL is installed but does not answer"
+        for h in new_standbys
+        if (nodes.get(h) or {}).get("installed")
+    }
+    senders = (nodes.get(primary) or {}).get("standbys") if primary else None
+    if senders is not None:
+        streaming = {s.get("application_name") for s in senders if s.get("state") == "streaming"}
+        broken |= {
+            h: f"answers as a standby but does not stream from {primary}"
+            for h in standbys
+            if h not in streaming
+        }
     return {
-        "primary": primaries[0] if primaries and not problem else "",
+        "primary": primary,
         "standbys": standbys + new_standbys,
         "stale": primaries[1:],
         "down": [h for h in down if h not in new_standbys],
+        "broken": dict(sorted(broken.items())),
         "fresh": False,
         "lost_primary": not primaries,
         "problem": problem,

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Avg, Count, F, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -110,6 +110,20 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+# While no primary answers (a failover takes seconds), a write cannot succeed now but
+# will soon: 503 with Retry-After tells the client to try again, where a 500 says the
+# request itself broke something.
+RETRY_AFTER_SECONDS = 5
+
+
+def _database_unavailable(exc: DatabaseError) -> JsonResponse:
+    response = _error(
+        503, f"the database is unavailable for writes ({exc.__class__.__name__}): retry"
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _parse_result(body: bytes) -> dict[str, Any]:
     data = json.loads(body)
     if not isinstance(data, dict):
@@ -117,6 +131,13 @@ def _parse_result(body: bytes) -> dict[str, Any]:
     for key in ("season", "home_team", "away_team", "home_score", "away_score"):
         if key not in data:
             raise ValueError(f"missing field '{key}'")
+    # Each field's type checked here, naming the field: a wrong type must be the caller's
+    # 400, never a database error's 500.
+    if not isinstance(data["season"], int) or isinstance(data["season"], bool):
+        raise ValueError("field 'season' must be a year, as an integer")
+    for key in ("home_team", "away_team"):
+        if not isinstance(data[key], str):
+            raise ValueError(f"field '{key}' must be a team's abbreviation, as a string")
     scores = (data["home_score"], data["away_score"])
     if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 1000 for s in scores):
         raise ValueError("scores must be integers between 0 and 999")
@@ -145,26 +166,31 @@ def record_result(request: HttpRequest) -> JsonResponse:
         data = _parse_result(request.body)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         return _error(400, str(exc))
-    with transaction.atomic():
-        season = Season.objects.filter(year=data["season"]).first()
-        teams = {
-            t.abbreviation: t
-            for t in Team.objects.filter(abbreviation__in=[data["home_team"], data["away_team"]])
-        }
-        if season is None:
-            return _error(400, f"unknown season {data['season']}")
-        missing = [a for a in (data["home_team"], data["away_team"]) if a not in teams]
-        if missing:
-            return _error(400, f"unknown team {missing[0]}")
-        game = Game.objects.create(
-            season=season,
-            played_at=data["played_at"],
-            home_team=teams[data["home_team"]],
-            away_team=teams[data["away_team"]],
-            home_score=data["home_score"],
-            away_score=data["away_score"],
-        )
-        transaction.on_commit(lambda: queries.forget_results(season.pk))
+    try:
+        with transaction.atomic():
+            season = Season.objects.filter(year=data["season"]).first()
+            teams = {
+                t.abbreviation: t
+                for t in Team.objects.filter(
+                    abbreviation__in=[data["home_team"], data["away_team"]]
+                )
+            }
+            if season is None:
+                return _error(400, f"unknown season {data['season']}")
+            missing = [a for a in (data["home_team"], data["away_team"]) if a not in teams]
+            if missing:
+                return _error(400, f"unknown team {missing[0]}")
+            game = Game.objects.create(
+                season=season,
+                played_at=data["played_at"],
+                home_team=teams[data["home_team"]],
+                away_team=teams[data["away_team"]],
+                home_score=data["home_score"],
+                away_score=data["away_score"],
+            )
+            transaction.on_commit(lambda: queries.forget_results(season.pk))
+    except (OperationalError, InterfaceError) as exc:  # no primary answers, for now
+        return _database_unavailable(exc)
     # Outside the atomic block: the id goes out only once the row is committed, so a
     # client that reads it back (through pgpool, possibly from the standby) finds it.
     return JsonResponse({"id": game.pk}, status=201)

@@ -90,6 +90,11 @@ def test_csrf_is_not_what_stops_a_tokenless_browser(league: LeagueSize) -> None:
         ({"home_team": "XYZ"}, "unknown team XYZ"),
         ({"season": 1900}, "unknown season 1900"),
         ({"played_at": "yesterday"}, "ISO 8601"),
+        # Seen: a season as text reached the database and came back as a 500.
+        ({"season": "abc"}, "field 'season' must be a year"),
+        ({"season": True}, "field 'season' must be a year"),
+        ({"home_team": 7}, "field 'home_team' must be a team's abbreviation"),
+        ({"away_team": ["AVA"]}, "field 'away_team' must be a team's abbreviation"),
     ],
 )
 def test_bad_results_are_400(
@@ -116,3 +121,21 @@ def test_missing_field_and_bad_json_are_400(client: Client, league: LeagueSize) 
 
 def test_get_is_not_allowed(client: Client) -> None:
     assert client.get(URL).status_code == 405
+
+
+def test_a_write_while_no_primary_answers_is_503_with_retry_after(
+    client: Client, league: LeagueSize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a failover pgpool has no primary to send the INSERT to: the client gets 503
+    and when to retry, not a 500. (The failover drills count the statuses the real
+    outage gives.)"""
+    from django.db import OperationalError
+
+    def no_primary(**_: Any) -> None:
+        raise OperationalError("connection to server at 127.0.0.1 failed")
+
+    monkeypatch.setattr(Game.objects, "create", no_primary)
+    response = _post(client, RESULT)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "retry" in response.json()["error"]

@@ -113,6 +113,8 @@ CASES = [
     ("pg_standby", "pg_standby_port", "five-four-three-two"),
     ("pg_standby", "pg_standby_primary_port", "primary"),
     ("pg_standby", "pg_standby_force_reclone", "perhaps"),
+    ("pg_standby", "pg_standby_kept_data_directories", 0),
+    ("pg_standby", "pg_standby_stream_timeout_seconds", "half a minute"),
     ("pg_standby", "pg_standby_listen_address", "0.0.0.0"),
     ("pg_standby", "pg_standby_primary_host", "no-such-host"),
     ("pg_standby", "pg_standby_replication_password", None),

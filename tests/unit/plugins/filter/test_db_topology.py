@@ -35,6 +35,7 @@ def topology(**fields: Any) -> dict[str, Any]:
         "standbys": [],
         "stale": [],
         "down": [],
+        "broken": {},
         "fresh": False,
         "lost_primary": False,
         "problem": "",
@@ -146,6 +147,33 @@ def test_a_new_standby_not_yet_installed_is_a_standby(silent: dict[str, Any]) ->
     nodes = {"db1": primary(), "db2": standby(), "db3": silent}
     assert db_topology(nodes, PRIMARIES, STANDBYS) == topology(
         primary="db1", standbys=["db2", "db3"]
+    )
+
+
+@pytest.mark.parametrize("silent", NO_ANSWERS)
+def test_an_installed_standby_that_does_not_answer_is_broken(silent: dict[str, Any]) -> None:
+    """Seen: rejoin.yml said "nothing to rejoin" while db2's PostgreSQL could not start.
+    Still a standby for site.yml to repair, and broken, for rejoin.yml to pick."""
+    nodes = {"db1": primary(), "db2": standby(), "db3": silent | {"installed": True}}
+    assert db_topology(nodes, PRIMARIES, STANDBYS) == topology(
+        primary="db1",
+        standbys=["db2", "db3"],
+        broken={"db3": "PostgreSQL is installed but does not answer"},
+    )
+
+
+def test_a_standby_the_primary_does_not_stream_to_is_broken() -> None:
+    streaming = {"application_name": "db2", "state": "streaming"}
+    catching_up = {"application_name": "db3", "state": "catchup"}
+    nodes = {
+        "db1": primary() | {"standbys": [streaming, catching_up]},
+        "db2": standby(),
+        "db3": standby(),
+    }
+    assert db_topology(nodes, PRIMARIES, STANDBYS) == topology(
+        primary="db1",
+        standbys=["db2", "db3"],
+        broken={"db3": "answers as a standby but does not stream from db1"},
     )
 
 

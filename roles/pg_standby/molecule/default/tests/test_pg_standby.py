@@ -206,6 +206,81 @@ def test_losing_the_standby_stalls_writes_only_for_the_grace_period(
     )
 
 
+REAPPLY = """
+- name: Learn every host's addresses
+  hosts: all
+  gather_facts: true
+  tasks: []
+
+- name: Apply pg_standby again, as site.yml would after the failover
+  hosts: db_standby
+  vars:
+    pg_standby_replication_password: "{{ lookup('file', secrets ~ '/replication') }}"
+    pg_standby_memory_mb: 1024
+    pg_standby_synchronous_mode: sync
+  tasks:
+    - name: Apply the pg_standby role
+      ansible.builtin.include_role:
+        name: djangostack.deploy.pg_standby
+"""
+
+
+def reapply(tmp_path: Path, *extra_vars: str) -> subprocess.CompletedProcess[str]:
+    """Apply pg_standby to the inventory's standby again, as site.yml would."""
+    playbook = tmp_path / "reapply.yml"
+    playbook.write_text(REAPPLY)
+    extra = [arg for var in extra_vars for arg in ("-e", var)]
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "-e",
+            f"secrets={os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/secrets",
+            *extra,
+            str(playbook),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+DATA = "/var/lib/postgresql/15/main"
+
+
+def test_a_standby_that_cannot_start_is_moved_aside_and_cloned_afresh(
+    primary: Host, standby: Host, tmp_path: Path
+) -> None:
+    """Seen after a failover cycle: a standby PostgreSQL refused to start, and re-applying
+    the role failed at its first start. Now the role moves the broken data directory aside
+    (kept, within pg_standby_kept_data_directories: here 1, so an older one goes) and
+    clones the primary afresh, and is done only when the new copy streams synchronously."""
+    standby.check_output("systemctl stop postgresql@15-main")
+    # No PG_VERSION: PostgreSQL refuses to start, while pg_controldata still reads the
+    # cluster as a standby of the primary's (a standby kept, until it fails to start).
+    standby.check_output(f"rm {DATA}/PG_VERSION")
+    standby.check_output(f"touch {DATA}/broken-on-purpose")
+    assert standby.run("systemctl start postgresql@15-main").rc != 0
+    older = f"{DATA}.moved-20000101T000000Z"
+    standby.check_output(f"install -d -o postgres -g postgres {older}")
+
+    run = reapply(tmp_path, "pg_standby_kept_data_directories=1")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "Moving its data directory aside and cloning pgstandby-primary afresh" in run.stdout
+
+    moved = standby.check_output(f"ls -d {DATA}.moved-*").split()
+    assert len(moved) == 1 and moved[0] != older, moved
+    assert standby.file(f"{moved[0]}/broken-on-purpose").exists
+    assert sql(standby, "SELECT pg_is_in_recovery()") == "t"
+    assert wait_for(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 15)
+    marker = f"after the repair {uuid.uuid4()}"
+    sql(primary, f"INSERT INTO replication_probe VALUES ('{marker}')", "django")
+    count = f"SELECT count(*) FROM replication_probe WHERE marker = '{marker}'"
+    assert wait_for(lambda: sql(standby, count, "django") == "1", 15)
+
+
 def test_promotion(primary: Host, standby: Host) -> None:
     """pg_promote: check mode changes nothing, a lagging limit refuses, then a real
     promotion on a new timeline that accepts writes, and a second call (another pgpool
@@ -236,47 +311,13 @@ def test_promotion(primary: Host, standby: Host) -> None:
     assert wait_for(lambda: sql(standby, "SHOW synchronous_standby_names") == "", 10)
 
 
-REAPPLY = """
-- name: Learn every host's addresses
-  hosts: all
-  gather_facts: true
-  tasks: []
-
-- name: Apply pg_standby again, as site.yml would after the failover
-  hosts: db_standby
-  vars:
-    pg_standby_replication_password: "{{ lookup('file', secrets ~ '/replication') }}"
-    pg_standby_memory_mb: 1024
-    pg_standby_synchronous_mode: sync
-  tasks:
-    - name: Apply the pg_standby role
-      ansible.builtin.include_role:
-        name: djangostack.deploy.pg_standby
-"""
-
-
 def test_site_after_a_failover_never_reclones_the_new_primary(
     primary: Host, standby: Host, tmp_path: Path
 ) -> None:
     """After the promotion above, the inventory still calls the promoted node a standby.
     Re-applying the role must refuse, not wipe it: it holds the newest writes."""
     primary.check_output("systemctl start postgresql@15-main")  # the old primary is back
-    playbook = tmp_path / "reapply.yml"
-    playbook.write_text(REAPPLY)
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            "-e",
-            f"secrets={os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/secrets",
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    run = reapply(tmp_path)
     assert run.returncode != 0
     assert "is a promoted copy of the cluster of pgstandby-primary" in run.stderr, run.stderr
     # Untouched: still a primary, still holding the write made after the promotion.
