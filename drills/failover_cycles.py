@@ -3,7 +3,6 @@
 every cycle must end with a streaming synchronous standby and no acknowledged write lost.
 
     drills/failover_cycles.py --cycles 5     # make drills
-    drills/failover_cycles.py --cycles 2     # make test (the stack scenario)
 
 The cycles take turns among three kinds:
   pgpool      the primary's container is killed; pgpool's health checks and failover
@@ -50,6 +49,7 @@ from primary_loss import (
     playbook,
     psql,
     set_automatic_failover,
+    start_again,
     writes_back_after,
 )
 
@@ -68,7 +68,6 @@ class FrontDoorWrites:
     seconds: float = 900
     acknowledged: list[int] = field(default_factory=list)
     acknowledged_at: list[float] = field(default_factory=list)  # wall clock
-    refused: Counter[str] = field(default_factory=Counter)  # status or error: count
     refused_at: list[tuple[float, str]] = field(default_factory=list)  # wall clock, status
 
     def __enter__(self) -> FrontDoorWrites:
@@ -82,7 +81,6 @@ class FrontDoorWrites:
         self._thread.join()
 
     def refuse(self, why: str) -> None:
-        self.refused[why] += 1
         self.refused_at.append((time.time(), why))
 
     def _run(self) -> None:
@@ -194,21 +192,6 @@ def timed_playbook(inventory: Path, name: str, *args: str) -> float:
     started = time.monotonic()
     playbook(inventory, name, *args)
     return round(time.monotonic() - started, 1)
-
-
-def start_again(data: dict[str, Any], host: str) -> None:
-    """Start a killed node's container and wait for its systemd."""
-    docker("start", container(data, host))
-    seconds_until(
-        lambda: (
-            docker("exec", container(data, host), "systemctl", "is-system-running", check=False)
-            .strip()
-            .startswith(("running", "degraded"))
-        ),
-        90,
-        1,
-        f"{host} did not boot",
-    )
 
 
 def run_cycle(inventory: Path, kind: str, writes: FrontDoorWrites, settle: float) -> Cycle:

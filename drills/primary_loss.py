@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_cli import REPO, VENV_BIN, adhoc_results, ansible_env, run_playbook
-from lab_drill import docker, markdown_table
+from lab_drill import docker, markdown_table, seconds_until
 
 WRITER = REPO / "drills" / "write_stream.py"
 WRITER_ON_HOST = "/usr/local/bin/djangostack-write-stream"
@@ -204,18 +204,24 @@ def run_drill(inventory: Path, mode: str, seconds: float = 40, kill_after: float
     )
 
 
+def start_again(data: dict[str, Any], host: str, seconds: float = 90) -> None:
+    """Start a killed node's container and wait until its systemd has booted."""
+    docker("start", container(data, host))
+    seconds_until(
+        lambda: (
+            docker("exec", container(data, host), "systemctl", "is-system-running", check=False)
+            .strip()
+            .startswith(("running", "degraded"))
+        ),
+        seconds,
+        1,
+        f"{host} did not boot",
+    )
+
+
 def rejoin(inventory: Path, host: str) -> None:
     """Start the killed node's container again and make it a standby of the new primary."""
-    data = inventory_hosts(inventory)
-    docker("start", container(data, host))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = docker(
-            "exec", container(data, host), "systemctl", "is-system-running", check=False
-        ).strip()
-        if state in ("running", "degraded"):
-            break
-        time.sleep(1)
+    start_again(inventory_hosts(inventory), host)
     playbook(inventory, "rejoin.yml")
 
 
