@@ -17,10 +17,12 @@ Each cycle:
   2. fails or moves the primary as its kind says;
   3. after a failure, starts the killed container again and runs playbooks/rejoin.yml;
   4. switches back to the inventory's primary (playbooks/switchover.yml);
-  5. stops the writes and checks: every acknowledged id is on the primary, and the
-     primary counts the other node as a streaming synchronous standby.
-Prints a table of figures; exits 1 when any cycle lost a write or ended without a
-synchronous standby. Traffic goes only to 127.0.0.1 and the lab's own containers.
+  5. stops the writes and checks: every acknowledged id is on the primary, the primary
+     counts the other node as a streaming synchronous standby, and after a kill writes
+     were acknowledged again within WRITES_BACK_WITHIN (6 s).
+Prints a table of figures; exits 1 when any cycle lost a write, ended without a
+synchronous standby or took longer than 6 s to take writes again after a kill. Traffic
+goes only to 127.0.0.1 and the lab's own containers.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ from primary_loss import (
 )
 
 KINDS = ("pgpool", "playbook", "switchover")
+# After a kill, writes through the front door must be acknowledged again within this
+# many seconds (issue 21's target; docs/drills.md has the figures).
+WRITES_BACK_WITHIN = 6.0
 
 
 @dataclass
@@ -130,9 +135,16 @@ class Cycle:
     synchronous_standby: str
 
     @property
-    def passed(self) -> bool:
+    def healthy(self) -> bool:
+        """Nothing lost, writes back, a synchronous standby: the next cycle may start."""
         back = self.kind == "switchover" or self.writes_back_after is not None
         return self.lost == 0 and bool(self.synchronous_standby) and back
+
+    @property
+    def passed(self) -> bool:
+        """Healthy, and writes came back in time."""
+        slow = self.writes_back_after is not None and self.writes_back_after > WRITES_BACK_WITHIN
+        return self.healthy and not slow
 
 
 def refusals_by_step(refused_at: list[tuple[float, str]], events: list[tuple[float, str]]) -> str:
@@ -260,7 +272,8 @@ def run_cycle(inventory: Path, kind: str, writes: FrontDoorWrites, settle: float
 
 def run_cycles(inventory: Path, cycles: int, settle: float = 3) -> list[Cycle]:
     """The cycles, kinds in turn; pgpool's automatic failover is off only while a
-    'playbook' cycle runs. Stops at the first cycle that fails its checks."""
+    'playbook' cycle runs. Stops at the first cycle that leaves the tier unhealthy (a
+    slow one goes on: its figure fails the drill at the end)."""
     data = inventory_hosts(inventory)
     primary = primary_of(data)
     token = lab_secret("django_api_token")
@@ -281,7 +294,7 @@ def run_cycles(inventory: Path, cycles: int, settle: float = 3) -> list[Cycle]:
         finally:
             if kind == "playbook":
                 set_automatic_failover(inventory, None)
-        if not results[-1].passed:
+        if not results[-1].healthy:
             break
     return results
 

@@ -9,7 +9,9 @@ the query string asks for:
 
   /healthz/                 200 "ok", no-store (what probes and health checks ask for),
                             after the seconds in /etc/http-backend-healthz-delay when it
-                            exists (a busy app, slow to answer but alive)
+                            exists (a busy app, slow to answer but alive); 503 while
+                            /etc/http-backend-healthz-failing exists (the app's answer
+                            while its database does not answer)
   ?max_age=N                Cache-Control: public, max-age=N (default 300)
   ?private=1                Cache-Control: private, no-cache
   ?set_cookie=1             a Set-Cookie header (Django's CSRF form pages send one)
@@ -34,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 HOSTNAME = socket.gethostname()
 RELEASE_FILE = Path("/etc/http-backend-release")
 HEALTHZ_DELAY_FILE = Path("/etc/http-backend-healthz-delay")
+HEALTHZ_FAILING_FILE = Path("/etc/http-backend-healthz-failing")
 SERIAL = itertools.count(1)
 
 
@@ -50,7 +53,10 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/healthz/":
             if HEALTHZ_DELAY_FILE.exists():
                 time.sleep(float(HEALTHZ_DELAY_FILE.read_text()))
-            status, cache_control, body = 200, "no-store", b"ok\n"
+            if HEALTHZ_FAILING_FILE.exists():
+                status, cache_control, body = 503, "no-store", b"failed\n"
+            else:
+                status, cache_control, body = 200, "no-store", b"ok\n"
         else:
             status = int(query.get("status", 200))
             if "private" in query:

@@ -26,6 +26,7 @@ The decision is a pure function (decide), unit-tested; the rest reads the backen
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -87,9 +88,22 @@ def connect(config: dict, host: str, port: int) -> Any:
     return conn
 
 
+def reachable(host: str, port: int, seconds: float) -> bool:
+    """A TCP connection within the health checks' own timeout. libpq waits at least 2 s
+    (a connect_timeout of 1 counts as 2), which a lost primary made the longest step of
+    the failover after the health checks themselves."""
+    try:
+        with socket.create_connection((host, port), timeout=seconds):
+            return True
+    except OSError:
+        return False
+
+
 def in_recovery(config: dict, host: str, port: int) -> bool | None:
     import psycopg2
 
+    if not reachable(host, port, config.get("connect_timeout", 3)):
+        return None
     try:
         conn = connect(config, host, port)
     except psycopg2.Error:

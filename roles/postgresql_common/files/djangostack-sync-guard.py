@@ -40,6 +40,9 @@ class State:
     """What the guard remembers between two looks: since when no standby has streamed."""
 
     none_streaming_since: float | None = None
+    # The node was a standby at an earlier look: the next look as a primary is its first
+    # after a promotion.
+    was_standby: bool = False
 
 
 def desired_names(
@@ -59,6 +62,7 @@ def desired_names(
     """
     if mode not in MODES:
         raise ValueError(f"unknown synchronous mode {mode!r}: expected one of {MODES}")
+    just_promoted, state.was_standby = state.was_standby, False
     if mode == "async" or not candidates:
         state.none_streaming_since = None
         return ""
@@ -68,10 +72,13 @@ def desired_names(
     if streaming & set(candidates):
         state.none_streaming_since = None
         return wanted
-    if current != wanted:
+    if current != wanted or just_promoted:
         # Asynchronous already, or a list this guard did not set (one copied with the data
         # directory by a clone, naming this node itself after a promotion): nobody in it
-        # can confirm commits, so there is nothing to wait for.
+        # can confirm commits, so there is nothing to wait for. Nor on a node just
+        # promoted: no standby streams from its new timeline yet, and the node that did
+        # is the lost primary or the one switched over, which must rejoin first (tens of
+        # seconds). Waiting out the grace held every write of a failover 5 s longer.
         state.none_streaming_since = None
         return ""
     if state.none_streaming_since is None:
@@ -98,7 +105,9 @@ def run(
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_is_in_recovery()")
                 (in_recovery,) = cursor.fetchone()
-                if not in_recovery:
+                if in_recovery:
+                    state.was_standby = True
+                else:
                     cursor.execute(
                         "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'"
                     )

@@ -9,20 +9,34 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
+
+
+def runner_environment(**env: str) -> dict[str, str]:
+    """This process's environment without the runner's own settings, which come from the
+    test alone: CI exports TEST_ALL_PHASES, and `make test` runs these tests in a lane
+    whose PHASE_RECORDS file a phase run here would write into (a phantom "lint passed"
+    in the real summary, counted among the phases that passed)."""
+    settings = ("PHASES", "MOLECULE_JOBS", "TEST_ALL_PHASES", "PHASE_RECORDS")
+    return {**{k: v for k, v in os.environ.items() if k not in settings}, **env}
+
+
+def bash(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", script], cwd=REPO, env=runner_environment(), capture_output=True, text=True
+    )
 
 
 def run(command: list[str], **env: str) -> tuple[int, str]:
     """The command's exit status and output, up to the first phase it starts: a runner
     that failed to refuse is stopped there (its process group killed) instead of running
     the suite inside this test."""
-    # The runner's own settings come from the test alone (CI exports TEST_ALL_PHASES).
-    settings = ("PHASES", "MOLECULE_JOBS", "TEST_ALL_PHASES")
-    environment = {k: v for k, v in os.environ.items() if k not in settings}
     process = subprocess.Popen(
         command,
         cwd=REPO,
-        env={**environment, **env},
+        env=runner_environment(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -60,7 +74,7 @@ def test_a_narrowed_run_names_each_phase_it_left_out() -> None:
         "source scripts/phases.sh; run_phase lint true; skip_phase molecule; skip_phase stack; "
         "phase_summary"
     )
-    result = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+    result = bash(script)
     assert result.returncode == 0  # a narrowed run may pass, but says what it is
     assert "phases: 1 passed, 0 failed, 2 NOT RUN (molecule stack): not the whole suite" in (
         result.stdout
@@ -77,7 +91,16 @@ def test_a_phase_that_fails_in_a_background_lane_fails_the_run(tmp_path: Path) -
         "(run_phase lint false) & (run_phase unit true) & wait; unset PHASE_RECORDS; "
         f"read_phase_records {tmp_path}/records; run_phase stack true; phase_summary"
     )
-    result = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+    result = bash(script)
     assert result.returncode != 0
     assert "phases: 2 passed, 1 failed" in result.stdout
     assert "lint             FAILED (exit 1)" in result.stdout
+
+
+def test_these_tests_never_record_into_the_lane_running_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = tmp_path / "records"
+    monkeypatch.setenv("PHASE_RECORDS", str(records))
+    assert bash("source scripts/phases.sh; run_phase lint true").returncode == 0
+    assert not records.exists()

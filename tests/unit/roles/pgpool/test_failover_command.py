@@ -180,3 +180,16 @@ def test_a_hold_lasts_until_its_expiry(tmp_path: Path) -> None:
     assert failover.hold_active(str(hold), now=200.5) is False  # lapsed by itself
     hold.write_text("not a time\n")
     assert failover.hold_active(str(hold), now=100.0) is False
+
+
+def test_a_node_is_reachable_only_while_something_accepts_on_its_port() -> None:
+    """The TCP check before libpq's (which waits at least 2 s): a listening port answers,
+    a closed one does not."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert failover.reachable("127.0.0.1", port, 1)
+    assert not failover.reachable("127.0.0.1", port, 1)

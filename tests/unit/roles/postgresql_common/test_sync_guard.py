@@ -79,3 +79,18 @@ def test_names_are_quoted_and_ordered() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown synchronous mode"):
         decide(mode="eventually")
+
+
+def test_a_node_just_promoted_does_not_wait_out_the_grace() -> None:
+    """Its list still names the standbys it had (left by a switchover, or copied): none
+    of them streams from the new timeline, so commits are released at the first look."""
+    state = guard.State(was_standby=True)
+    assert decide(current=WANTED, state=state) == ""
+    assert state.was_standby is False
+    # ...and synchronous mode returns as soon as a standby streams from it.
+    assert decide(streaming=frozenset({"db2"}), current="", state=state) == WANTED
+
+
+def test_a_primary_that_was_not_promoted_keeps_the_grace() -> None:
+    state = guard.State()
+    assert decide(current=WANTED, state=state, now=100.0) == WANTED

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,25 @@ def test_a_backend_that_dies_costs_no_failed_request(
     assert set(result["served_by"]) == set(BACKENDS), result
     # nginx-web2 alone answers now.
     assert {request(proxy, f"{url}/")[0]["x-served-by"] for _ in range(4)} == {"nginx-web2"}
+
+
+def test_an_app_servers_503_is_its_answer_not_a_dead_backend(proxy: Host, url: str) -> None:
+    """While the database fails over, every app server answers 503 at once: to writes, and
+    to Varnish's probes of /healthz/ (GETs, which nginx counts as failed attempts when
+    proxy_next_upstream lists http_503; POSTs it never retries, nor counts). Counted, they
+    left both backends out for fail_timeout: every request, writes included, got nginx's
+    502 ("no live upstreams") long after the database was back."""
+    # Both backends in the rotation first: the test before left one out for fail_timeout.
+    deadline = time.monotonic() + 15
+    while {request(proxy, f"{url}/?n={n}")[0]["x-served-by"] for n in range(2)} != set(BACKENDS):
+        assert time.monotonic() < deadline, "a backend stayed out of the rotation"
+        time.sleep(0.5)
+    refused = [request(proxy, f"{url}/healthz?status=503&n={n}")[0] for n in range(4)]
+    assert [r["status"] for r in refused] == ["503"] * 4
+    assert {r["x-served-by"] for r in refused} == set(BACKENDS)
+    after = [request(proxy, f"{url}/?n={n}")[0] for n in range(4)]
+    assert [a["status"] for a in after] == ["200"] * 4
+    assert {a["x-served-by"] for a in after} == set(BACKENDS)
 
 
 def test_the_client_address_is_believed_from_the_proxy_tier_only(

@@ -198,7 +198,7 @@ def test_a_slow_health_check_is_a_busy_backend_not_a_dead_one(
             host(name).check_output("echo 2 > /etc/http-backend-healthz-delay")
         # Until three slow probes of each backend have passed (Varnish's running average
         # moves a quarter of the way to each new time: from a few ms, three 2 s probes
-        # take it past 1 s), its health read every half second. Three failures of the
+        # take it past 1 s), its health read every half second. Four failures of the
         # last five would have made it sick.
         deadline = time.monotonic() + 40
         while min(times := probe_response_times(cache), default=0) <= 1:
@@ -211,6 +211,40 @@ def test_a_slow_health_check_is_a_busy_backend_not_a_dead_one(
     finally:  # healthy again even when they went sick: the next tests need them
         for name in BACKENDS:
             host(name).check_output("rm -f /etc/http-backend-healthz-delay")
+        wait_for_health(cache, "healthy")
+
+
+def failed_probes_in_a_row(cache: Host) -> list[int]:
+    """Each load balancer's latest probes that failed, in a row (the end of its Happy
+    line in varnishadm's probe history, one character per probe)."""
+    report = cache.check_output("varnishadm backend.list -p")
+    happy = re.findall(r"\.lb[0-9]+ (?:.*\n)+?\s*([H-]+) Happy", report)
+    return [len(line) - len(line.rstrip("-")) for line in happy]
+
+
+def test_a_failovers_seconds_of_failed_health_checks_keep_the_backends_in_use(
+    cache: Host, app: Host, url: str
+) -> None:
+    """/healthz/ answering 503, as the app's does while pgpool fails the database over
+    (4-6 s): both backends stay healthy through three failed probes in a row each, so
+    writes still reach the app (its own 503 with Retry-After, then its 201 as soon as
+    the new primary answers) instead of Varnish's 503; at the fourth, they go sick."""
+    try:
+        for name in BACKENDS:
+            host(name).check_output("touch /etc/http-backend-healthz-failing")
+        deadline = time.monotonic() + 20
+        while min(failed_probes_in_a_row(cache)) < 3:
+            assert backend_health(cache) == ["healthy", "healthy"], failed_probes_in_a_row(cache)
+            assert time.monotonic() < deadline, cache.check_output("varnishadm backend.list -p")
+            time.sleep(0.2)
+        # Three failed in a row, a probe due every 2 s: still healthy, and a write passes.
+        assert backend_health(cache) == ["healthy", "healthy"], failed_probes_in_a_row(cache)
+        post = fetch(app, f"{url}/pages/form", method="POST")
+        assert (post["status"], post["x-cache"]) == ("200", "PASS"), post
+        wait_for_health(cache, "sick", 15)
+    finally:  # healthy again whatever happened: the next tests need them
+        for name in BACKENDS:
+            host(name).check_output("rm -f /etc/http-backend-healthz-failing")
         wait_for_health(cache, "healthy")
 
 
