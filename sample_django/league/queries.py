@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,12 @@ from django.db.models import Avg, Case, Count, F, IntegerField, Max, Q, Sum, Whe
 from league.models import Game, Player, Season, Team
 
 TOTALS_KEY = "league:totals"
+# Bumped after every committed result; the cached figures live under keys that name it.
+# Deleting the keys instead left a race: a request that computed the figures just before a
+# commit stored them just after the commit's delete, and that stale copy was served until it
+# expired (the stack scenario saw the home page one game short of the database). Under a
+# new generation such a late copy goes to a key no one reads again.
+GENERATION_KEY = "league:results-generation"
 
 
 @dataclass
@@ -71,14 +78,29 @@ def compute_standings(season: Season) -> list[StandingRow]:
     return sorted(rows.values(), key=lambda r: (r.conference, -r.win_pct, -r.point_diff, r.team))
 
 
-def standings(season: Season) -> list[StandingRow]:
-    """compute_standings through memcached: a lost cache node only costs the queries."""
-    key = f"standings:{season.pk}"
+def generation() -> int:
+    """The results' generation (0 when memcached has none: a lost node only costs the
+    queries, and expiry still bounds what an older copy can serve)."""
+    found = cache.get(GENERATION_KEY)
+    if found is None:
+        cache.add(GENERATION_KEY, 0, None)
+        found = cache.get(GENERATION_KEY, 0)
+    return int(found)
+
+
+def _cached(key: str, compute: Callable[[], Any]) -> Any:
+    """compute() through memcached, under the generation read before computing it."""
+    key = f"{key}:{generation()}"
     cached = cache.get(key)
     if cached is None:
-        cached = compute_standings(season)
+        cached = compute()
         cache.set(key, cached, settings.STANDINGS_CACHE_SECONDS)
     return cached
+
+
+def standings(season: Season) -> list[StandingRow]:
+    """compute_standings through memcached: a lost cache node only costs the queries."""
+    return _cached(f"standings:{season.pk}", lambda: compute_standings(season))
 
 
 def compute_totals() -> dict[str, Any]:
@@ -95,13 +117,12 @@ def compute_totals() -> dict[str, Any]:
 def totals() -> dict[str, Any]:
     """compute_totals through memcached: three of the home page's five queries, and the
     costliest (a scan of every game), measured at a third of an uncached page's time."""
-    cached = cache.get(TOTALS_KEY)
-    if cached is None:
-        cached = compute_totals()
-        cache.set(TOTALS_KEY, cached, settings.STANDINGS_CACHE_SECONDS)
-    return cached
+    return _cached(TOTALS_KEY, compute_totals)
 
 
-def forget_results(season_id: int) -> None:
-    """After a result is committed: the figures it changes are computed again."""
-    cache.delete_many([f"standings:{season_id}", TOTALS_KEY])
+def forget_results() -> None:
+    """After a result is committed: every cached figure is computed again."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # no generation yet (or its node is lost): start one above 0
+        cache.add(GENERATION_KEY, 1, None)

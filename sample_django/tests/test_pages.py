@@ -102,6 +102,29 @@ def test_a_recorded_result_shows_in_the_home_totals_at_once(
     assert f"{league.games + 1} games." in client.get("/").content.decode()
 
 
+def test_figures_computed_before_a_result_never_outlive_it(
+    client: Client, league: LeagueSize
+) -> None:
+    """A page computes the totals, a result commits, then the page stores what it
+    computed: the next page must still count the new game."""
+    from django.core.cache import cache
+
+    from league import queries
+
+    read_under = queries.generation()  # the page, before the commit
+    stale = queries.compute_totals()
+    season = Season.objects.first()
+    home, away = Team.objects.all()[:2]
+    Game.objects.create(
+        season=season, home_team=home, away_team=away, home_score=1, away_score=0,
+        played_at="2002-04-01T19:30:00Z",
+    )  # fmt: skip
+    queries.forget_results()  # the result's commit
+    cache.set(f"{queries.TOTALS_KEY}:{read_under}", stale, 300)  # the page, late
+    assert queries.totals()["games"] == league.games + 1
+    assert f"{league.games + 1} games." in client.get("/").content.decode()
+
+
 def test_team_season_page_shows_the_record(client: Client, league: LeagueSize) -> None:
     team = Team.objects.get(abbreviation="AVA")
     body = client.get("/teams/AVA/2001/").content.decode()
