@@ -13,12 +13,16 @@ from django.db.models import Avg, Case, Count, F, IntegerField, Max, Q, Sum, Whe
 from league.models import Game, Player, Season, Team
 
 TOTALS_KEY = "league:totals"
-# Bumped after every committed result; the cached figures live under keys that name it.
-# Deleting the keys instead left a race: a request that computed the figures just before a
-# commit stored them just after the commit's delete, and that stale copy was served until it
+
+
+# Each cached figure lives under a key that names its generation, which a committed result
+# bumps (the season's standings and the totals, the figures a result changes). Deleting
+# the keys instead left a race: a request that computed the figures just before a commit
+# stored them just after the commit's delete, and that stale copy was served until it
 # expired (the stack scenario saw the home page one game short of the database). Under a
 # new generation such a late copy goes to a key no one reads again.
-GENERATION_KEY = "league:results-generation"
+def _generation_key(key: str) -> str:
+    return f"generation:{key}"
 
 
 @dataclass
@@ -78,19 +82,19 @@ def compute_standings(season: Season) -> list[StandingRow]:
     return sorted(rows.values(), key=lambda r: (r.conference, -r.win_pct, -r.point_diff, r.team))
 
 
-def generation() -> int:
-    """The results' generation (0 when memcached has none: a lost node only costs the
-    queries, and expiry still bounds what an older copy can serve)."""
-    found = cache.get(GENERATION_KEY)
+def generation(key: str) -> int:
+    """A cached figure's generation (0 when memcached has none: a lost node only costs
+    the queries, and expiry still bounds what an older copy can serve)."""
+    found = cache.get(_generation_key(key))
     if found is None:
-        cache.add(GENERATION_KEY, 0, None)
-        found = cache.get(GENERATION_KEY, 0)
+        cache.add(_generation_key(key), 0, None)
+        found = cache.get(_generation_key(key), 0)
     return int(found)
 
 
 def _cached(key: str, compute: Callable[[], Any]) -> Any:
     """compute() through memcached, under the generation read before computing it."""
-    key = f"{key}:{generation()}"
+    key = f"{key}:{generation(key)}"
     cached = cache.get(key)
     if cached is None:
         cached = compute()
@@ -120,9 +124,10 @@ def totals() -> dict[str, Any]:
     return _cached(TOTALS_KEY, compute_totals)
 
 
-def forget_results() -> None:
-    """After a result is committed: every cached figure is computed again."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # no generation yet (or its node is lost): start one above 0
-        cache.add(GENERATION_KEY, 1, None)
+def forget_results(season_id: int) -> None:
+    """After a result is committed: the figures it changes are computed again."""
+    for key in (f"standings:{season_id}", TOTALS_KEY):
+        try:
+            cache.incr(_generation_key(key))
+        except ValueError:  # no generation yet (or its node is lost): start one above 0
+            cache.add(_generation_key(key), 1, None)

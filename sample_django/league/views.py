@@ -188,7 +188,7 @@ def record_result(request: HttpRequest) -> JsonResponse:
                 home_score=data["home_score"],
                 away_score=data["away_score"],
             )
-            transaction.on_commit(queries.forget_results)
+            transaction.on_commit(lambda: queries.forget_results(season.pk))
     except (OperationalError, InterfaceError) as exc:  # no primary answers, for now
         return _database_unavailable(exc)
     # Outside the atomic block: the id goes out only once the row is committed, so a
