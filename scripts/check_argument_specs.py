@@ -24,7 +24,14 @@ def role_problems(role: Path) -> list[str]:
     if not specs_file.exists():
         return [f"{role.name}: meta/argument_specs.yml is missing"]
     specs = yaml.safe_load(specs_file.read_text())["argument_specs"]
-    main = specs.get("main", {}).get("options", {}) or {}
+    # A role with a main entry point documents its variables there; a role used only
+    # through other entry points (postgresql) documents each where it is read.
+    entry_points = [specs["main"]] if "main" in specs else list(specs.values())
+    main = {
+        name: spec
+        for entry_point in entry_points
+        for name, spec in (entry_point.get("options") or {}).items()
+    }
 
     problems = []
     for name in sorted(set(defaults) - set(main)):

@@ -33,22 +33,22 @@ PLAY = """
 GOOD: dict[str, dict[str, Any]] = {
     "memcached": {"memcached_listen_address": "192.0.2.10"},
     "postgresql_primary": {
-        "postgresql_primary_listen_address": "192.0.2.20",
+        "postgresql_listen_address": "192.0.2.20",
         "postgresql_primary_app_password": "a-valid-test-password",
-        "postgresql_primary_replication_password": "another-valid-test-password",
-        "postgresql_primary_memory_mb": 1024,
-        "postgresql_primary_app_client_hosts": [],
-        "postgresql_primary_standby_hosts": [],
+        "postgresql_replication_password": "another-valid-test-password",
+        "postgresql_memory_mb": 1024,
+        "postgresql_app_client_hosts": [],
+        "postgresql_replication_hosts": [],
     },
     "pg_standby": {
         "pg_standby_primary_host": "db1",
         "pg_standby_primary_address": "192.0.2.21",
         "pg_standby_primary_port": 5432,
-        "pg_standby_listen_address": "192.0.2.22",
-        "pg_standby_replication_password": "a-valid-test-password",
-        "pg_standby_memory_mb": 1024,
-        "pg_standby_app_client_hosts": [],
-        "pg_standby_replication_hosts": [],
+        "postgresql_listen_address": "192.0.2.22",
+        "postgresql_replication_password": "a-valid-test-password",
+        "postgresql_memory_mb": 1024,
+        "postgresql_app_client_hosts": [],
+        "postgresql_replication_hosts": [],
     },
     "apache_modwsgi": {
         "apache_modwsgi_listen_address": "192.0.2.30",
@@ -102,26 +102,26 @@ CASES = [
     ("memcached", "memcached_listen_address", "cache.example"),
     ("memcached", "memcached_threads", 0),
     ("memcached", "memcached_max_item_size", "1 GB"),
-    ("postgresql_primary", "postgresql_primary_port", "five-four-three-two"),
-    ("postgresql_primary", "postgresql_primary_version", "fifteen"),
-    ("postgresql_primary", "postgresql_primary_listen_address", "0.0.0.0"),
-    ("postgresql_primary", "postgresql_primary_memory_mb", 128),
+    ("postgresql_primary", "postgresql_port", "five-four-three-two"),
+    ("postgresql_primary", "postgresql_version", "fifteen"),
+    ("postgresql_primary", "postgresql_listen_address", "0.0.0.0"),
+    ("postgresql_primary", "postgresql_memory_mb", 128),
     ("postgresql_primary", "postgresql_primary_app_password", "short"),
     ("postgresql_primary", "postgresql_primary_app_password", None),
-    ("postgresql_primary", "postgresql_primary_app_client_hosts", ["no-such-host"]),
-    ("postgresql_primary", "postgresql_primary_standby_hosts", "db2"),
-    ("pg_standby", "pg_standby_port", "five-four-three-two"),
+    ("postgresql_primary", "postgresql_app_client_hosts", ["no-such-host"]),
+    ("postgresql_primary", "postgresql_replication_hosts", "db2"),
+    ("pg_standby", "postgresql_port", "five-four-three-two"),
     ("pg_standby", "pg_standby_primary_port", "primary"),
     ("pg_standby", "pg_standby_force_reclone", "perhaps"),
     ("pg_standby", "pg_standby_kept_data_directories", 0),
     ("pg_standby", "pg_standby_stream_timeout_seconds", "half a minute"),
-    ("pg_standby", "pg_standby_listen_address", "0.0.0.0"),
+    ("pg_standby", "postgresql_listen_address", "0.0.0.0"),
     ("pg_standby", "pg_standby_primary_host", "no-such-host"),
-    ("pg_standby", "pg_standby_replication_password", None),
-    ("pg_standby", "pg_standby_replication_hosts", "db1"),
+    ("pg_standby", "postgresql_replication_password", None),
+    ("pg_standby", "postgresql_replication_hosts", "db1"),
     ("pg_standby", "pg_standby_primary_address", "db1.example"),
-    ("pg_standby", "pg_standby_synchronous_mode", "mostly"),
-    ("postgresql_primary", "postgresql_primary_synchronous_mode", "quorum"),
+    ("pg_standby", "postgresql_synchronous_mode", "mostly"),
+    ("postgresql_primary", "postgresql_synchronous_mode", "quorum"),
     ("postgresql_primary", "postgresql_primary_pgpool_password", "short"),
     ("pgpool", "pgpool_port", "five-four-three-two"),
     ("pgpool", "pgpool_pcp_port", 5432),
@@ -131,6 +131,9 @@ CASES = [
     ("pgpool", "pgpool_backend_hosts", ["no-such-host"]),
     ("pgpool", "pgpool_health_check_period", 0),
     ("pgpool", "pgpool_automatic_failover", "perhaps"),
+    ("pgpool", "pgpool_automatic_failover_may_lose_writes", "perhaps"),
+    # Automatic failover over asynchronous replication (db-async sets no mode: async).
+    ("pgpool", "pgpool_backend_hosts", ["db1", "db-async"]),
     ("pgpool", "pgpool_num_init_children", 0),
     ("pgpool", "pgpool_pcp_password", "short"),
     ("pgpool", "pgpool_app_password", None),
@@ -250,7 +253,15 @@ def run_cases(tmp_path: Path, cases: dict[str, dict[str, Any]], *args: str) -> d
     }
     inventory = tmp_path / "cases.yml"
     inventory.write_text(
-        json.dumps({"all": {"hosts": {"db1": {}}, "children": {"cases": {"hosts": hosts}}}})
+        json.dumps(
+            {
+                "all": {
+                    # Backends the cases name: db1 replicates synchronously, db-async not.
+                    "hosts": {"db1": {"postgresql_synchronous_mode": "sync"}, "db-async": {}},
+                    "children": {"cases": {"hosts": hosts}},
+                }
+            }
+        )
     )
     playbook = tmp_path / "cases_play.yml"
     playbook.write_text(PLAY)

@@ -215,9 +215,9 @@ REAPPLY = """
 - name: Apply pg_standby again, as site.yml would after the failover
   hosts: db_standby
   vars:
-    pg_standby_replication_password: "{{ lookup('file', secrets ~ '/replication') }}"
-    pg_standby_memory_mb: 1024
-    pg_standby_synchronous_mode: sync
+    postgresql_replication_password: "{{ lookup('file', secrets ~ '/replication') }}"
+    postgresql_memory_mb: 1024
+    postgresql_synchronous_mode: sync
   tasks:
     - name: Apply the pg_standby role
       ansible.builtin.include_role:

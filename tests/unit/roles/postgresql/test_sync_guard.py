@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from role_scripts import load_role_script
 
-guard = load_role_script("postgresql_common", "djangostack-sync-guard.py", "sync_guard")
+guard = load_role_script("postgresql", "djangostack-sync-guard.py", "sync_guard")
 WANTED = 'ANY 1 ("db2")'
 
 
