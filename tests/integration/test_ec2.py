@@ -305,6 +305,13 @@ def test_hosts_are_reached_on_their_private_address_or_where_the_operator_says(
     assert set(through_bastion.values()) == {"-o ProxyJump=admin@198.51.100.5"}
 
 
+def test_the_database_nodes_replicate_synchronously(provisioned: PlaybookRun) -> None:
+    # An acknowledged commit is on the standby too, so pgpool's automatic failover (on by
+    # default) loses none; the pgpool role refuses automatic failover over async backends.
+    modes = resolved("postgresql_synchronous_mode")
+    assert {host: modes[host] for host in ("db1", "db2")} == {"db1": "sync", "db2": "sync"}
+
+
 def test_security_groups_follow_the_tier_matrix(provisioned: PlaybookRun) -> None:
     groups = client("ec2").describe_security_groups(Filters=tagged("Project"))["SecurityGroups"]
     tier_of = {
