@@ -1,0 +1,44 @@
+"""The partition drill's verdict: one primary at every sample and after, no write lost."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "drills"))
+from partition import Figures, Sample
+
+ONE = {"db1": "primary", "db2": "standby"}
+TWO = {"db1": "primary", "db2": "primary"}
+
+
+def figures(samples: list[Sample], after: list[str], lost: int = 0) -> Figures:
+    return Figures(
+        cut_off="web2",
+        primary="db1",
+        samples=samples,
+        primaries_after=after,
+        acknowledged={"web1": 100, "web2": 40},
+        lost={"web1": lost, "web2": 0},
+    )
+
+
+def test_one_primary_throughout_and_nothing_lost_passes() -> None:
+    calm = figures([Sample(0.5, ONE), Sample(1.0, ONE)], ["db1"])
+    assert calm.passed
+    assert calm.most_primaries == 1
+    assert calm.first_second_primary is None
+
+
+def test_a_single_sample_with_two_primaries_fails() -> None:
+    split = figures([Sample(0.5, ONE), Sample(4.6, TWO), Sample(5.0, ONE)], ["db1"])
+    assert not split.passed
+    assert split.first_second_primary == 4.6
+
+
+def test_two_primaries_left_after_healing_fail() -> None:
+    assert not figures([Sample(0.5, ONE)], ["db1", "db2"]).passed
+
+
+def test_a_lost_write_fails() -> None:
+    assert not figures([Sample(0.5, ONE)], ["db2"], lost=24).passed
