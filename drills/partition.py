@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drill: a partial partition must never make two primaries, nor lose an acknowledged write.
 
-    drills/partition.py                 # web2 loses its path to the primary for 20 s
+    drills/partition.py --hold 20       # make drills: web2 loses the primary for 20 s
 
 One app server (the second pgpool host, web2 in the lab) loses its path to the primary
 while the other (web1) and the standby still reach it: the packets web2 sends to the
@@ -11,11 +11,16 @@ write stream runs through each app server's own pgpool, and every database node 
 `pg_is_in_recovery()` twice a second. After --hold seconds the rule goes.
 
 It passes when no sample saw two primaries, one primary is left once the partition has
-healed, and every write acknowledged through either app server is on it. Exits 1 otherwise.
-Today it fails: web2's pgpool promotes the standby on its own view (docs/database.md,
-"Automatic failover"); pgpool's watchdog with a quorum is the fix in progress (issue 21).
-When the drill ends with two primaries it says so; `playbooks/rejoin.yml` then makes the
-former primary a standby, discarding what it took after the promotion.
+healed, every write acknowledged through either app server is on it, and, once
+`playbooks/site.yml --tags pgpool` has run, writes through the cut-off app server are
+acknowledged again. Exits 1 otherwise.
+
+The cut-off app server's pgpool detaches the primary it cannot reach, and its failover
+command refuses to promote the standby, which still hears from that primary
+(roles/pgpool/files/djangostack-pgpool-failover.py): writes through it get 503 until the
+partition heals and site.yml attaches the primary again. Before that check, its pgpool
+promoted the standby on its own view: two primaries, and the old one's writes after the
+fork discarded by `playbooks/rejoin.yml`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from primary_loss import (
     group,
     inventory_hosts,
     live_roles,
+    playbook,
     psql,
     start_writer,
     writer_result,
@@ -61,6 +67,7 @@ class Figures:
     primaries_after: list[str]
     acknowledged: dict[str, int]  # per app server
     lost: dict[str, int]  # per app server: acknowledged, not on the primary left
+    writes_after_repair: int  # acknowledged through the cut-off app server after site.yml
 
     @property
     def most_primaries(self) -> int:
@@ -77,6 +84,10 @@ class Figures:
             self.most_primaries <= 1
             and len(self.primaries_after) == 1
             and not any(self.lost.values())
+            # Writes went through every app server (before the cut, at least): a drill
+            # that started with one already unable to write proves nothing about it.
+            and all(self.acknowledged.values())
+            and self.writes_after_repair > 0
         )
 
 
@@ -145,6 +156,12 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
             f"SELECT id FROM djangostack_drill_writes WHERE run LIKE '{run}%'",
         )
         on_survivor = {int(row) for row in rows.split()}
+    # The cut-off app server's pgpool detached the primary it could not reach, and keeps it
+    # detached: site.yml's pgpool role attaches the running primary again. Then a write
+    # through that app server must be acknowledged.
+    playbook(inventory, "site.yml", "--tags", "pgpool")
+    start_writer(writers[victim], f"{run}repaired", 3)
+    repaired = writer_result(writers[victim], f"{run}repaired", 3)
     return Figures(
         cut_off=victim,
         primary=primary,
@@ -154,6 +171,7 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
         lost={
             host: len(set(result["acknowledged"]) - on_survivor) for host, result in results.items()
         },
+        writes_after_repair=len(repaired["acknowledged"]),
     )
 
 
@@ -173,6 +191,10 @@ def main() -> int:
     )
     for host, count in figures.acknowledged.items():
         print(f"writes through {host}: {count} acknowledged, {figures.lost[host]} lost")
+    print(
+        f"after site.yml --tags pgpool: {figures.writes_after_repair} writes acknowledged"
+        f" through {figures.cut_off} in 3 s"
+    )
     if len(figures.primaries_after) > 1:
         print("two primaries remain: playbooks/rejoin.yml makes the former one a standby")
     return 0 if figures.passed else 1

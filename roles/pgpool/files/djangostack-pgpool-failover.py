@@ -14,6 +14,10 @@ promote one node once and never two nodes:
   - if any backend other than the failed one already runs as primary (another pgpool got
     there first, or an operator ran failover.yml), promote nothing: pgpool's primary search
     finds that node;
+  - if the node pgpool chose still hears from the primary (its WAL receiver had a message
+    within HEARD_WITHIN seconds), promote nothing: the primary is alive, and it is this
+    pgpool host that lost its path to it (a partial partition). Promoting would make two
+    primaries while the other pgpool hosts still write to the first;
   - otherwise promote the node pgpool chose (its new main node, the lowest-numbered live
     node). Every pgpool reads the same backend list, so racing pgpools pick the same node,
     and a second pg_promote() on a node already promoting is harmless;
@@ -33,6 +37,13 @@ from dataclasses import dataclass
 from typing import Any
 
 CONFIG = "/etc/pgpool2/djangostack-failover.json"
+# A standby streaming from a live primary hears from it at least every 1.5 s: its WAL
+# receiver asks for a reply after half of wal_receiver_timeout (3 s, set on every node by
+# roles/postgresql/vars/main.yml) without a message. pgpool declares a primary lost only
+# after its health checks failed for 2 s or more (a 1 s timeout, then a retry), so a
+# candidate that heard from the primary less than 2 s ago heard it after pgpool had begun
+# to fail it: the primary is alive, and only this pgpool host's path to it is not.
+HEARD_WITHIN = 2.0
 HOLD = "/run/djangostack-pgpool-failover.hold"
 
 
@@ -50,8 +61,11 @@ def decide(
     new_main_id: int,
     backends: list[Backend],
     held: bool = False,
+    primary_heard_ago: float | None = None,
 ) -> tuple[str, str]:
-    """("promote" or "nothing", why). backends are indexed by pgpool node id."""
+    """("promote" or "nothing", why). backends are indexed by pgpool node id;
+    primary_heard_ago: seconds since the candidate's WAL receiver last heard from its
+    primary (None: it does not stream)."""
     if held:
         return "nothing", "a playbook holds failover while it moves the primary itself"
     if failed_id != old_primary_id:
@@ -69,6 +83,13 @@ def decide(
     candidate = backends[new_main_id]
     if candidate.in_recovery is None:
         return "nothing", f"node {new_main_id} ({candidate.host}) does not answer"
+    if primary_heard_ago is not None and primary_heard_ago < HEARD_WITHIN:
+        return (
+            "nothing",
+            f"node {new_main_id} ({candidate.host}) heard from the primary"
+            f" {primary_heard_ago:.1f} s ago: the primary is alive and this pgpool host lost"
+            " its path to it; not making a second primary",
+        )
     return "promote", f"node {new_main_id} ({candidate.host}) is a standby and the primary is lost"
 
 
@@ -99,7 +120,9 @@ def reachable(host: str, port: int, seconds: float) -> bool:
         return False
 
 
-def in_recovery(config: dict, host: str, port: int) -> bool | None:
+def query_one(config: dict, host: str, port: int, sql: str) -> tuple | None:
+    """The first row of one query on the node; None when it does not answer (or the query
+    returns no row)."""
     import psycopg2
 
     if not reachable(host, port, config.get("connect_timeout", 3)):
@@ -110,12 +133,30 @@ def in_recovery(config: dict, host: str, port: int) -> bool | None:
         return None
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_is_in_recovery()")
-            return bool(cur.fetchone()[0])
+            cur.execute(sql)
+            return cur.fetchone()
     except psycopg2.Error:
         return None
     finally:
         conn.close()
+
+
+def in_recovery(config: dict, host: str, port: int) -> bool | None:
+    row = query_one(config, host, port, "SELECT pg_is_in_recovery()")
+    return None if row is None else bool(row[0])
+
+
+def primary_heard_ago(config: dict, host: str, port: int) -> float | None:
+    """Seconds since the node's WAL receiver last heard from its primary, while it streams;
+    None when it does not stream or does not answer."""
+    row = query_one(
+        config,
+        host,
+        port,
+        "SELECT extract(epoch FROM clock_timestamp() - last_msg_receipt_time)"
+        " FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+    )
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def promote(config: dict, host: str, port: int) -> None:
@@ -165,7 +206,15 @@ def main(argv: list[str]) -> int:
         Backend(b["address"], int(b["port"]), in_recovery(config, b["address"], int(b["port"])))
         for b in config["backends"]
     ]
-    action, why = decide(failed_id, old_primary_id, new_main_id, backends, held=hold_active())
+    candidate = backends[new_main_id] if 0 <= new_main_id < len(backends) else None
+    heard = (
+        primary_heard_ago(config, candidate.host, candidate.port)
+        if candidate is not None and candidate.in_recovery
+        else None
+    )
+    action, why = decide(
+        failed_id, old_primary_id, new_main_id, backends, hold_active(), primary_heard_ago=heard
+    )
     log(f"node {failed_id} ({failed_host}) lost: {action}: {why}")
     if action != "promote":
         return 0

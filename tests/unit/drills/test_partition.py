@@ -12,7 +12,7 @@ ONE = {"db1": "primary", "db2": "standby"}
 TWO = {"db1": "primary", "db2": "primary"}
 
 
-def figures(samples: list[Sample], after: list[str], lost: int = 0) -> Figures:
+def figures(samples: list[Sample], after: list[str], lost: int = 0, repaired: int = 60) -> Figures:
     return Figures(
         cut_off="web2",
         primary="db1",
@@ -20,6 +20,7 @@ def figures(samples: list[Sample], after: list[str], lost: int = 0) -> Figures:
         primaries_after=after,
         acknowledged={"web1": 100, "web2": 40},
         lost={"web1": lost, "web2": 0},
+        writes_after_repair=repaired,
     )
 
 
@@ -42,3 +43,14 @@ def test_two_primaries_left_after_healing_fail() -> None:
 
 def test_a_lost_write_fails() -> None:
     assert not figures([Sample(0.5, ONE)], ["db2"], lost=24).passed
+
+
+def test_no_write_through_the_cut_off_app_server_after_the_repair_fails() -> None:
+    assert not figures([Sample(0.5, ONE)], ["db1"], repaired=0).passed
+
+
+def test_an_app_server_that_wrote_nothing_at_all_fails() -> None:
+    """It could not write before the cut either: the drill proved nothing about it."""
+    broken = figures([Sample(0.5, ONE)], ["db1"])
+    broken.acknowledged["web2"] = 0
+    assert not broken.passed

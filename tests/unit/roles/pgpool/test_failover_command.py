@@ -74,6 +74,20 @@ def test_the_standby_pgpool_chose_is_promoted() -> None:
     )
 
 
+def test_a_candidate_that_still_hears_the_primary_is_not_promoted() -> None:
+    assert failover.decide(0, 0, 1, backends(SILENT, STANDBY), primary_heard_ago=1.9) == (
+        "nothing",
+        "node 1 (db2) heard from the primary 1.9 s ago: the primary is alive and this pgpool"
+        " host lost its path to it; not making a second primary",
+    )
+
+
+def test_a_candidate_that_stopped_hearing_the_primary_is_promoted() -> None:
+    """Silent for longer than the receiver's ping interval allows: the primary is gone."""
+    action, _ = failover.decide(0, 0, 1, backends(SILENT, STANDBY), primary_heard_ago=2.0)
+    assert action == "promote"
+
+
 def test_the_promoted_node_is_the_one_pgpool_chose_not_the_first_standby() -> None:
     assert failover.decide(1, 1, 2, backends(STANDBY, SILENT, STANDBY)) == (
         "promote",
@@ -103,18 +117,25 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def fake_cluster(
-    monkeypatch: pytest.MonkeyPatch, states: dict[str, list[bool | None]]
+    monkeypatch: pytest.MonkeyPatch,
+    states: dict[str, list[bool | None]],
+    heard_ago: dict[str, float] | None = None,
 ) -> list[str]:
-    """Each host answers its states in turn; returns the hosts pg_promote() was run on."""
+    """Each host answers its states in turn, and how long ago it heard from its primary
+    (not streaming when absent); returns the hosts pg_promote() was run on."""
     promoted: list[str] = []
 
     def in_recovery(config: dict, host: str, port: int) -> bool | None:
         return states[host].pop(0)
 
+    def primary_heard_ago(config: dict, host: str, port: int) -> float | None:
+        return (heard_ago or {}).get(host)
+
     def promote(config: dict, host: str, port: int) -> None:
         promoted.append(host)
 
     monkeypatch.setattr(failover, "in_recovery", in_recovery)
+    monkeypatch.setattr(failover, "primary_heard_ago", primary_heard_ago)
     monkeypatch.setattr(failover, "promote", promote)
     return promoted
 
@@ -154,6 +175,18 @@ def test_main_fails_when_the_node_is_still_a_standby_after_pg_promote(
     assert failover.main(["0", "db1", "0", "1", "db2", "5432"]) == 1
     assert promoted == ["db2"]
     assert "node 1 (db2) is still not a primary after pg_promote" in capsys.readouterr().err
+
+
+def test_main_promotes_nothing_while_the_candidate_still_hears_the_primary(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partial partition: this pgpool host lost db1, db2 still streams from it."""
+    promoted = fake_cluster(
+        monkeypatch, {"db1": [SILENT], "db2": [STANDBY], "db3": [STANDBY]}, {"db2": 0.4}
+    )
+    assert failover.main(["0", "db1", "0", "1", "db2", "5432"]) == 0
+    assert promoted == []
+    assert "node 1 (db2) heard from the primary 0.4 s ago" in capsys.readouterr().err
 
 
 def test_main_promotes_nothing_when_decide_says_so(

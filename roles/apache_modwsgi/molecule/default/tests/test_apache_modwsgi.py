@@ -85,6 +85,20 @@ def test_requests_run_in_the_daemon_processes(web: Host, client: Host) -> None:
     assert pids <= set(daemons)
 
 
+def mpm_children(web: Host) -> list[str]:
+    """The MPM's child processes (the mod_wsgi daemons are the parent's children too)."""
+    parent = web.check_output("cat /var/run/apache2/apache2.pid")
+    children = web.check_output("ps --ppid %s -o args=", parent).splitlines()
+    return [child for child in children if child.startswith("/usr/sbin/apache2")]
+
+
+def test_apache_keeps_its_whole_pool_of_children(web: Host) -> None:
+    # MaxRequestWorkers 150 at 25 threads each: six children, all of them from the start
+    # and none reaped on an idle server, since a reaped child closes keep-alive
+    # connections that nginx may be sending a request on.
+    assert len(mpm_children(web)) == 6
+
+
 def test_only_the_needed_modules_are_loaded(web: Host) -> None:
     modules = web.check_output("apachectl -M 2>/dev/null")
     for needed in ("mpm_event_module", "wsgi_module", "reqtimeout_module", "authz_core_module"):
