@@ -116,6 +116,18 @@ def _error(status: int, message: str) -> JsonResponse:
 RETRY_AFTER_SECONDS = 5
 
 
+# SQLSTATE 25006: the INSERT reached a standby. A pgpool that knows no primary sends it
+# there (one whose path to the primary is cut, while its failover command refuses to
+# promote the standby, since that standby still hears the primary): no primary, for now.
+READ_ONLY_TRANSACTION = "25006"
+
+
+def _no_primary_for_now(exc: DatabaseError) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) == READ_ONLY_TRANSACTION
+
+
 def _database_unavailable(exc: DatabaseError) -> JsonResponse:
     response = _error(
         503, f"the database is unavailable for writes ({exc.__class__.__name__}): retry"
@@ -189,7 +201,9 @@ def record_result(request: HttpRequest) -> JsonResponse:
                 away_score=data["away_score"],
             )
             transaction.on_commit(lambda: queries.forget_results(season.pk))
-    except (OperationalError, InterfaceError) as exc:  # no primary answers, for now
+    except DatabaseError as exc:
+        if not _no_primary_for_now(exc):
+            raise
         return _database_unavailable(exc)
     # Outside the atomic block: the id goes out only once the row is committed, so a
     # client that reads it back (through pgpool, possibly from the standby) finds it.

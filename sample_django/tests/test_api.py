@@ -119,6 +119,42 @@ def test_missing_field_and_bad_json_are_400(client: Client, league: LeagueSize) 
     assert response.status_code == 400
 
 
+def test_a_write_that_reaches_a_standby_is_503_with_retry_after(
+    client: Client, league: LeagueSize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pgpool cut off from the primary sends the INSERT to the standby, which refuses
+    it (SQLSTATE 25006): no primary for now, so 503 and when to retry, not a 500."""
+    from django.db import InternalError
+
+    class ReadOnlySqlTransaction(Exception):
+        """What psycopg raises for SQLSTATE 25006 (the tests run on SQLite), and Django
+        wraps in InternalError."""
+
+        sqlstate = "25006"
+
+    def on_a_standby(**_: Any) -> None:
+        cause = ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction")
+        raise InternalError(str(cause)) from cause
+
+    monkeypatch.setattr(Game.objects, "create", on_a_standby)
+    response = _post(client, RESULT)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+
+
+def test_any_other_database_error_is_still_a_server_error(
+    client: Client, league: LeagueSize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import IntegrityError
+
+    def broken(**_: Any) -> None:
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(Game.objects, "create", broken)
+    with pytest.raises(IntegrityError):
+        _post(client, RESULT)
+
+
 def test_get_is_not_allowed(client: Client) -> None:
     assert client.get(URL).status_code == 405
 
