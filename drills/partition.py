@@ -113,8 +113,22 @@ def run_in_namespace(pid: str, *iptables: str) -> None:
     subprocess.run(["nsenter", "-t", pid, "-n", "iptables", *iptables], check=True, timeout=30)
 
 
+# Seconds of writes through the cut-off app server once site.yml has repaired its pgpool.
+REPAIRED_WRITE_SECONDS = 3
+
+
 def sample(data: dict[str, Any], since: float) -> Sample:
     return Sample(round(time.monotonic() - since, 1), live_roles(data))
+
+
+def samples_until(data: dict[str, Any], since: float, seconds: float) -> list[Sample]:
+    """The database nodes' roles twice a second, for `seconds` from now."""
+    until = time.monotonic() + seconds
+    taken = []
+    while time.monotonic() < until:
+        taken.append(sample(data, since))
+        time.sleep(0.5)
+    return taken
 
 
 def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
@@ -132,16 +146,10 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
         start_writer(name, f"{run}{host}", seconds)
 
     time.sleep(settle)
-    samples: list[Sample] = []
     cut_at = time.monotonic()
     with cut_off(writers[victim], addresses(container(data, primary))):
-        while time.monotonic() - cut_at < hold:
-            samples.append(sample(data, cut_at))
-            time.sleep(0.5)
-    healed_until = time.monotonic() + settle
-    while time.monotonic() < healed_until:
-        samples.append(sample(data, cut_at))
-        time.sleep(0.5)
+        samples = samples_until(data, cut_at, hold)
+    samples += samples_until(data, cut_at, settle)
 
     results = {host: writer_result(name, f"{run}{host}", seconds) for host, name in writers.items()}
     after = sample(data, cut_at).primaries
@@ -160,8 +168,8 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
     # detached: site.yml's pgpool role attaches the running primary again. Then a write
     # through that app server must be acknowledged.
     playbook(inventory, "site.yml", "--tags", "pgpool")
-    start_writer(writers[victim], f"{run}repaired", 3)
-    repaired = writer_result(writers[victim], f"{run}repaired", 3)
+    start_writer(writers[victim], f"{run}repaired", REPAIRED_WRITE_SECONDS)
+    repaired = writer_result(writers[victim], f"{run}repaired", REPAIRED_WRITE_SECONDS)
     return Figures(
         cut_off=victim,
         primary=primary,
@@ -193,7 +201,7 @@ def main() -> int:
         print(f"writes through {host}: {count} acknowledged, {figures.lost[host]} lost")
     print(
         f"after site.yml --tags pgpool: {figures.writes_after_repair} writes acknowledged"
-        f" through {figures.cut_off} in 3 s"
+        f" through {figures.cut_off} in {REPAIRED_WRITE_SECONDS} s"
     )
     if len(figures.primaries_after) > 1:
         print("two primaries remain: playbooks/rejoin.yml makes the former one a standby")

@@ -213,7 +213,12 @@ def main(argv: list[str]) -> int:
         else None
     )
     action, why = decide(
-        failed_id, old_primary_id, new_main_id, backends, hold_active(), primary_heard_ago=heard
+        failed_id,
+        old_primary_id,
+        new_main_id,
+        backends,
+        held=hold_active(),
+        primary_heard_ago=heard,
     )
     log(f"node {failed_id} ({failed_host}) lost: {action}: {why}")
     if action != "promote":
