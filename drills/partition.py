@@ -1,26 +1,27 @@
 #!/usr/bin/env python3
 """Drill: a partial partition must never make two primaries, nor lose an acknowledged write.
 
-    drills/partition.py --hold 20       # make drills: web2 loses the primary for 20 s
+    drills/partition.py --hold 20                 # web2 loses the primary for 20 s
+    drills/partition.py --hold 20 --standby-too   # and so does the standby
 
-One app server (the second pgpool host, web2 in the lab) loses its path to the primary
-while the other (web1) and the standby still reach it: the packets web2 sends to the
-primary's addresses are dropped by web2's own packet filter (iptables in its network
-namespace, entered from the host, so the container needs no extra capability). Meanwhile a
-write stream runs through each app server's own pgpool, and every database node is asked
-`pg_is_in_recovery()` twice a second. After --hold seconds the rule goes.
+One app server (the last pgpool host, web2 in the lab) loses its path to the primary while
+the other (web1) and pgpool's watchdog witness still reach it; with --standby-too the
+standby loses it as well. The packets each cut-off host sends to the primary's addresses
+are dropped by its own packet filter (iptables in its network namespace, entered from the
+host, so the container needs no extra capability). Meanwhile a write stream runs through
+each app server's own pgpool, and every database node is asked `pg_is_in_recovery()` twice
+a second. After --hold seconds the rules go.
 
 It passes when no sample saw two primaries, one primary is left once the partition has
-healed, every write acknowledged through either app server is on it, and, once
-`playbooks/site.yml --tags pgpool` has run, writes through the cut-off app server are
-acknowledged again. Exits 1 otherwise.
+healed, every write acknowledged through either app server is on it, and writes through
+the cut-off app server are acknowledged again once it has healed, with no playbook run.
+Exits 1 otherwise.
 
-The cut-off app server's pgpool detaches the primary it cannot reach, and its failover
-command refuses to promote the standby, which still hears from that primary
-(roles/pgpool/files/djangostack-pgpool-failover.py): writes through it get 503 until the
-partition heals and site.yml attaches the primary again. Before that check, its pgpool
-promoted the standby on its own view: two primaries, and the old one's writes after the
-fork discarded by `playbooks/rejoin.yml`.
+The cut-off app server's pgpool asks the watchdog for a failover, which only a majority of
+its members (two of web1, web2 and the witness) may grant: it is refused, so that pgpool
+only quarantines the primary (writes through it get 503) and attaches it again when its
+health checks pass. Before the watchdog, its pgpool promoted the standby on its own view:
+two primaries, and the old one's writes after the fork discarded by `playbooks/rejoin.yml`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,6 @@ from primary_loss import (
     group,
     inventory_hosts,
     live_roles,
-    playbook,
     psql,
     start_writer,
     writer_result,
@@ -67,7 +67,7 @@ class Figures:
     primaries_after: list[str]
     acknowledged: dict[str, int]  # per app server
     lost: dict[str, int]  # per app server: acknowledged, not on the primary left
-    writes_after_repair: int  # acknowledged through the cut-off app server after site.yml
+    writes_after_heal: int  # acknowledged through the cut-off app server once healed
 
     @property
     def most_primaries(self) -> int:
@@ -87,7 +87,7 @@ class Figures:
             # Writes went through every app server (before the cut, at least): a drill
             # that started with one already unable to write proves nothing about it.
             and all(self.acknowledged.values())
-            and self.writes_after_repair > 0
+            and self.writes_after_heal > 0
         )
 
 
@@ -113,8 +113,9 @@ def run_in_namespace(pid: str, *iptables: str) -> None:
     subprocess.run(["nsenter", "-t", pid, "-n", "iptables", *iptables], check=True, timeout=30)
 
 
-# Seconds of writes through the cut-off app server once site.yml has repaired its pgpool.
-REPAIRED_WRITE_SECONDS = 3
+# Seconds of writes through the cut-off app server once the partition has healed (and
+# --settle seconds have passed).
+HEALED_WRITE_SECONDS = 3
 
 
 def sample(data: dict[str, Any], since: float) -> Sample:
@@ -131,7 +132,7 @@ def samples_until(data: dict[str, Any], since: float, seconds: float) -> list[Sa
     return taken
 
 
-def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
+def run_drill(inventory: Path, hold: float, settle: float, standby_too: bool = False) -> Figures:
     data = inventory_hosts(inventory)
     roles = live_roles(data)
     primaries = [host for host, role in roles.items() if role == "primary"]
@@ -140,6 +141,9 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
     primary = primaries[0]
     writers = {host: container(data, host) for host in group(data, "pgpool")}
     victim = group(data, "pgpool")[-1]
+    cut = [writers[victim]]
+    if standby_too:
+        cut += [container(data, host) for host, role in roles.items() if role == "standby"]
     run = f"partition{int(time.time())}"
     seconds = settle + hold + settle + 5
     for host, name in writers.items():
@@ -147,7 +151,9 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
 
     time.sleep(settle)
     cut_at = time.monotonic()
-    with cut_off(writers[victim], addresses(container(data, primary))):
+    with ExitStack() as partition:
+        for name in cut:
+            partition.enter_context(cut_off(name, addresses(container(data, primary))))
         samples = samples_until(data, cut_at, hold)
     samples += samples_until(data, cut_at, settle)
 
@@ -164,12 +170,10 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
             f"SELECT id FROM djangostack_drill_writes WHERE run LIKE '{run}%'",
         )
         on_survivor = {int(row) for row in rows.split()}
-    # The cut-off app server's pgpool detached the primary it could not reach, and keeps it
-    # detached: site.yml's pgpool role attaches the running primary again. Then a write
-    # through that app server must be acknowledged.
-    playbook(inventory, "site.yml", "--tags", "pgpool")
-    start_writer(writers[victim], f"{run}repaired", REPAIRED_WRITE_SECONDS)
-    repaired = writer_result(writers[victim], f"{run}repaired", REPAIRED_WRITE_SECONDS)
+    # The cut-off app server's pgpool quarantined the primary it could not reach, and
+    # attaches it again by itself once its health checks pass: no playbook runs.
+    start_writer(writers[victim], f"{run}healed", HEALED_WRITE_SECONDS)
+    healed = writer_result(writers[victim], f"{run}healed", HEALED_WRITE_SECONDS)
     return Figures(
         cut_off=victim,
         primary=primary,
@@ -179,7 +183,7 @@ def run_drill(inventory: Path, hold: float, settle: float) -> Figures:
         lost={
             host: len(set(result["acknowledged"]) - on_survivor) for host, result in results.items()
         },
-        writes_after_repair=len(repaired["acknowledged"]),
+        writes_after_heal=len(healed["acknowledged"]),
     )
 
 
@@ -188,11 +192,15 @@ def main() -> int:
     parser.add_argument("--inventory", type=Path, default=REPO / "inventory" / "lab")
     parser.add_argument("--hold", type=float, default=20, help="seconds the partition lasts")
     parser.add_argument("--settle", type=float, default=5, help="seconds before and after")
+    parser.add_argument(
+        "--standby-too", action="store_true", help="cut the standby off from the primary too"
+    )
     args = parser.parse_args()
-    figures = run_drill(args.inventory, args.hold, args.settle)
+    figures = run_drill(args.inventory, args.hold, args.settle, args.standby_too)
     second = figures.first_second_primary
     print(
-        f"{figures.cut_off} cut off from {figures.primary} for {args.hold:.0f} s:"
+        f"{figures.cut_off}{' and the standby' if args.standby_too else ''}"
+        f" cut off from {figures.primary} for {args.hold:.0f} s:"
         f" at most {figures.most_primaries} primaries in {len(figures.samples)} samples"
         + (f" (two from {second} s after the cut)" if second is not None else "")
         + f"; after healing: {', '.join(figures.primaries_after) or 'none'}"
@@ -200,8 +208,8 @@ def main() -> int:
     for host, count in figures.acknowledged.items():
         print(f"writes through {host}: {count} acknowledged, {figures.lost[host]} lost")
     print(
-        f"after site.yml --tags pgpool: {figures.writes_after_repair} writes acknowledged"
-        f" through {figures.cut_off} in {REPAIRED_WRITE_SECONDS} s"
+        f"{args.settle:.0f} s after healing, no playbook run: {figures.writes_after_heal} writes"
+        f" acknowledged through {figures.cut_off} in {HEALED_WRITE_SECONDS} s"
     )
     if len(figures.primaries_after) > 1:
         print("two primaries remain: playbooks/rejoin.yml makes the former one a standby")

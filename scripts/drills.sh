@@ -16,8 +16,10 @@ run_phase primary-pgpool drills/primary_loss.py --mode pgpool --runs "$runs"
 run_phase primary-playbook drills/primary_loss.py --mode playbook --runs "$runs"
 # Two minutes of saturating load on the front door and the load balancer: no failover.
 run_phase busy-primary drills/busy_primary.py --seconds 120
-# One app server cut off from the primary for 20 s: never two primaries, no write lost.
+# One app server cut off from the primary for 20 s, then the standby with it: never two
+# primaries, no write lost (pgpool's watchdog refuses a failover without a majority).
 run_phase partition drills/partition.py --hold 20
+run_phase partition-standby-too drills/partition.py --hold 20 --standby-too
 # Five cycles per run: the primary lost (pgpool's failover, then failover.yml) or moved,
 # rejoined and switched back, under API writes through the front door.
 run_phase failover-cycles drills/failover_cycles.py --cycles $((5 * runs))

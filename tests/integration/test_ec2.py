@@ -45,12 +45,13 @@ EMULATOR_ENV = {
 }
 INVENTORY = "inventory/ec2/aws_ec2.yml"
 
-# What inventory/ec2/stack.yml describes: the workshop's stack, the lab's eight hosts.
+# What inventory/ec2/stack.yml describes: the workshop's stack, the lab's nine hosts.
 GROUPS = {
     "varnish": ["varnish1"],
     "lb": ["lb1"],
     "web": ["web1", "web2"],
     "pgpool": ["web1", "web2"],
+    "pgpool_witness": ["witness1"],
     "cache": ["cache1", "cache2"],
     "db_primary": ["db1"],
     "db_standby": ["db2"],
@@ -63,31 +64,36 @@ INSTANCE_TYPES = {
     "web2": "t3.medium",
     "cache1": "t3.micro",
     "cache2": "t3.micro",
+    "witness1": "t3.micro",
     "db1": "t3.medium",
     "db2": "t3.medium",
 }
-# The tier matrix, stated independently of the role: (tier, TCP port, source), the source
-# being another tier, the world, or the operator's block. Nothing else may get in.
-SSH = {
-    (tier, 22, OPERATOR_CIDR) for tier in ["varnish", "lb", "web", "pgpool", "cache", "postgres"]
-}
+# The tier matrix, stated independently of the role: (tier, protocol, port, source), the
+# source being another tier, the world, or the operator's block. Nothing else may get in.
+TIERS = ["varnish", "lb", "web", "pgpool", "cache", "watchdog", "postgres"]
+SSH = {(tier, "tcp", 22, OPERATOR_CIDR) for tier in TIERS}
 INGRESS = SSH | {
-    ("varnish", 80, "0.0.0.0/0"),
-    ("varnish", 443, "0.0.0.0/0"),
-    ("lb", 80, "varnish"),
-    ("web", 80, "lb"),
-    ("pgpool", 5432, "web"),
-    ("cache", 11211, "web"),
-    ("postgres", 5432, "pgpool"),
-    ("postgres", 5432, "postgres"),
+    ("varnish", "tcp", 80, "0.0.0.0/0"),
+    ("varnish", "tcp", 443, "0.0.0.0/0"),
+    ("lb", "tcp", 80, "varnish"),
+    ("web", "tcp", 80, "lb"),
+    ("pgpool", "tcp", 5432, "web"),
+    ("cache", "tcp", 11211, "web"),
+    # pgpool's watchdog: the pgpool hosts and the witness, among themselves.
+    ("watchdog", "tcp", 9000, "watchdog"),
+    ("watchdog", "udp", 9694, "watchdog"),
+    # Every watchdog member health-checks the databases.
+    ("postgres", "tcp", 5432, "watchdog"),
+    ("postgres", "tcp", 5432, "postgres"),
 }
 HOST_TIERS = {
     "varnish1": {"varnish"},
     "lb1": {"lb"},
-    "web1": {"web", "pgpool"},
-    "web2": {"web", "pgpool"},
+    "web1": {"web", "pgpool", "watchdog"},
+    "web2": {"web", "pgpool", "watchdog"},
     "cache1": {"cache"},
     "cache2": {"cache"},
+    "witness1": {"watchdog"},
     "db1": {"postgres"},
     "db2": {"postgres"},
 }
@@ -318,15 +324,15 @@ def test_security_groups_follow_the_tier_matrix(provisioned: PlaybookRun) -> Non
         group["GroupId"]: next(t["Value"] for t in group["Tags"] if t["Key"] == "Tier")
         for group in groups
     }
-    assert sorted(tier_of.values()) == sorted({tier for tier, _, _ in INGRESS})
+    assert sorted(tier_of.values()) == sorted(TIERS)
     ingress = set()
     for group in groups:
         tier = tier_of[group["GroupId"]]
         for rule in group["IpPermissions"]:
-            assert rule["IpProtocol"] == "tcp" and rule["FromPort"] == rule["ToPort"], rule
+            assert rule["FromPort"] == rule["ToPort"], rule
             sources = [r["CidrIp"] for r in rule.get("IpRanges", [])]
             sources += [tier_of[pair["GroupId"]] for pair in rule.get("UserIdGroupPairs", [])]
-            ingress |= {(tier, rule["FromPort"], source) for source in sources}
+            ingress |= {(tier, rule["IpProtocol"], rule["FromPort"], source) for source in sources}
     assert ingress == INGRESS
     # Each host carries the groups of its tiers, and no other.
     assert {

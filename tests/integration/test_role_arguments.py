@@ -80,6 +80,7 @@ GOOD: dict[str, dict[str, Any]] = {
         "pgpool_app_password": "a-valid-test-password",
         "pgpool_monitor_password": "another-valid-test-password",
         "pgpool_pcp_password": "a-third-valid-test-password",
+        "pgpool_watchdog_address": "192.0.2.80",
     },
 }
 
@@ -138,6 +139,10 @@ CASES = [
     ("pgpool", "pgpool_pcp_password", "short"),
     ("pgpool", "pgpool_app_password", None),
     ("pgpool", "pgpool_client_units", ["apache2"]),
+    # Two watchdog members cannot lose one and keep a quorum; a list without this host.
+    ("pgpool", "pgpool_watchdog_hosts", ["{{ inventory_hostname }}", "db1"]),
+    ("pgpool", "pgpool_watchdog_hosts", ["db1", "db-async", "web9"]),
+    ("pgpool", "pgpool_watchdog_port", "nine-thousand"),
     ("apache_modwsgi", "apache_modwsgi_port", "eighty"),
     ("apache_modwsgi", "apache_modwsgi_listen_address", "0.0.0.0"),
     ("apache_modwsgi", "apache_modwsgi_wsgi_script", "wsgi.py"),

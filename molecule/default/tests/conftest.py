@@ -26,7 +26,7 @@ from ansible_cli import PlaybookRun, list_inventory, run_playbook  # noqa: E402 
 from lab_drill import PREFIX, current_release  # noqa: E402
 
 INVENTORY = REPO / "inventory" / "lab"
-HOSTS = ["varnish1", "lb1", "web1", "web2", "cache1", "cache2", "db1", "db2"]
+HOSTS = ["varnish1", "lb1", "web1", "web2", "witness1", "cache1", "cache2", "db1", "db2"]
 FRONT_DOOR = "http://127.0.0.1:8080"
 
 __all__ = [

@@ -10,6 +10,7 @@ import time
 import busy_primary
 import cache_node_loss
 import failover_cycles
+import partition
 import rolling_deploy
 import web_server_loss
 from conftest import FRONT_DOOR, INVENTORY, fetch
@@ -64,6 +65,19 @@ def test_saturating_load_on_the_front_door_and_the_lb_fails_nothing_over() -> No
     assert figures.failovers == 0, figures
     assert figures.passed, figures
     assert all(load.requests_per_second > 0 for load in figures.loads), figures
+
+
+def test_a_partition_hiding_the_primary_from_web2_and_the_standby_makes_no_second_primary() -> None:
+    """web2 and the standby lose their path to the primary while web1 and the watchdog's
+    witness keep theirs: web2's pgpool alone cannot win the watchdog's vote, so nothing is
+    promoted. Without the watchdog, a second primary came 4.9 s after the cut. The full
+    drill: 20 s, and once with the app server alone cut off."""
+    figures = partition.run_drill(INVENTORY, hold=10, settle=3, standby_too=True)
+    print(figures)
+    assert figures.most_primaries == 1, figures
+    assert figures.primaries_after == [figures.primary], figures
+    assert not any(figures.lost.values()), figures
+    assert figures.passed, figures
 
 
 def test_failover_cycles_lose_no_write_and_end_with_a_synchronous_standby() -> None:

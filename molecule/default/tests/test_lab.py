@@ -32,7 +32,7 @@ def test_ports_published_on_loopback_only() -> None:
         "varnish1": ["127.0.0.1:8080"],
         "lb1": ["127.0.0.1:8081"],
         "web1": ["127.0.0.1:8082"],
-        **{host: [] for host in ["web2", "cache1", "cache2", "db1", "db2"]},
+        **{host: [] for host in ["web2", "witness1", "cache1", "cache2", "db1", "db2"]},
     }
 
 

@@ -93,6 +93,8 @@ def pg_answer(source: str, user: str, database: str, target: str = "db1") -> str
         ("web1", "django", "django", True),  # the app, through its local pgpool
         ("web2", "django", "django", True),
         ("web1", "pgpool", "postgres", True),  # pgpool's health checks
+        ("witness1", "pgpool", "postgres", True),  # the watchdog witness's health checks
+        ("witness1", "django", "django", False),  # the witness serves no client
         ("db2", "replicator", "replication", True),  # the peer streams
         ("db2", "django", "django", False),  # the peer is not an app server
         ("web1", "replicator", "replication", False),  # an app server does not replicate

@@ -12,7 +12,7 @@ ONE = {"db1": "primary", "db2": "standby"}
 TWO = {"db1": "primary", "db2": "primary"}
 
 
-def figures(samples: list[Sample], after: list[str], lost: int = 0, repaired: int = 60) -> Figures:
+def figures(samples: list[Sample], after: list[str], lost: int = 0, healed: int = 60) -> Figures:
     return Figures(
         cut_off="web2",
         primary="db1",
@@ -20,7 +20,7 @@ def figures(samples: list[Sample], after: list[str], lost: int = 0, repaired: in
         primaries_after=after,
         acknowledged={"web1": 100, "web2": 40},
         lost={"web1": lost, "web2": 0},
-        writes_after_repair=repaired,
+        writes_after_heal=healed,
     )
 
 
@@ -46,7 +46,7 @@ def test_a_lost_write_fails() -> None:
 
 
 def test_no_write_through_the_cut_off_app_server_after_the_repair_fails() -> None:
-    assert not figures([Sample(0.5, ONE)], ["db1"], repaired=0).passed
+    assert not figures([Sample(0.5, ONE)], ["db1"], healed=0).passed
 
 
 def test_an_app_server_that_wrote_nothing_at_all_fails() -> None:
