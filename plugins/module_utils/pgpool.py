@@ -42,6 +42,23 @@ _REQUIRED_KEYS = ("hostname", "port", "status", "role")
 _PCPPASS_MAX_LINE = 64 * 5 - 1
 
 
+# The labels of pcp_watchdog_info --verbose (4.3): the cluster's lines, then one block per
+# member, each starting with its "Node Name".
+_WATCHDOG_CLUSTER_LABELS = {
+    "Total Nodes": "nodes",
+    "Alive Remote Nodes": "alive_remote_nodes",
+    "Quorum state": "quorum_state",
+    "Leader Node Name": "leader",
+    "Leader Host Name": "leader_host",
+}
+_WATCHDOG_MEMBER_LABELS = {
+    "Node Name": "name",
+    "Host Name": "host",
+    "Status Name": "status",
+    "Membership Status": "membership",
+}
+
+
 class PcpError(Exception):
     """A pcp_* program failed, or printed something that is not what it should print."""
 
@@ -111,6 +128,39 @@ def parse_node_info(node_id: int, output: str) -> dict[str, Any]:
         "replication_state": values.get("replication_state") or None,
         "replication_sync_state": values.get("replication_sync_state") or None,
         "last_status_change": values.get("last_status_change") or None,
+    }
+
+
+def parse_watchdog_info(output: str) -> dict[str, Any]:
+    """The watchdog cluster as this pgpool sees it, from pcp_watchdog_info --verbose.
+
+    quorum is true only for "QUORUM EXIST": "QUORUM IS ON THE EDGE" (exactly half, with an
+    even number of members) decides nothing while enable_consensus_with_half_votes is off.
+    """
+    cluster: dict[str, str] = {}
+    members: list[dict[str, str]] = []
+    for line in output.splitlines():
+        label, separator, value = line.partition(":")  # names hold ':' (host:port Linux host)
+        label, value = label.strip(), value.strip()
+        if not separator:
+            continue
+        if label == "Node Name":
+            members.append({})
+        if members and label in _WATCHDOG_MEMBER_LABELS:
+            members[-1][_WATCHDOG_MEMBER_LABELS[label]] = value
+        elif not members and label in _WATCHDOG_CLUSTER_LABELS:
+            cluster[_WATCHDOG_CLUSTER_LABELS[label]] = value
+    if not cluster.get("nodes", "").isdigit() or "quorum_state" not in cluster:
+        raise PcpError(f"unexpected pcp_watchdog_info output: {output.strip()!r}")
+    alive = cluster.get("alive_remote_nodes", "")
+    return {
+        "nodes": int(cluster["nodes"]),
+        "alive_remote_nodes": int(alive) if alive.isdigit() else None,
+        "quorum_state": cluster["quorum_state"],
+        "quorum": cluster["quorum_state"] == "QUORUM EXIST",
+        "leader": cluster.get("leader") or None,
+        "leader_host": cluster.get("leader_host") or None,
+        "members": members,
     }
 
 
@@ -194,6 +244,10 @@ class Pcp:
     def backends(self) -> list[dict[str, Any]]:
         """Every backend pgpool knows of, in node id order."""
         return [self.node(node_id) for node_id in range(self.node_count())]
+
+    def watchdog(self) -> dict[str, Any]:
+        """The watchdog cluster this pgpool belongs to (it must run with use_watchdog)."""
+        return parse_watchdog_info(self.check("pcp_watchdog_info", "--verbose"))
 
 
 def error_in(stderr: str) -> bool:

@@ -78,6 +78,12 @@ options:
       - After a change, how long to wait for pgpool to show the node in the state asked for.
     type: int
     default: 30
+  watchdog:
+    description:
+      - Also read the watchdog cluster this pgpool belongs to (C(pcp_watchdog_info
+        --verbose)) and return it as RV(watchdog). pgpool must run with C(use_watchdog = on).
+    type: bool
+    default: false
 notes:
   - pgpool-II 4.3's pcp programs exit 0 on some errors (an unknown node id, detaching a node
     already down) and only print C(ERROR) on stderr. The module fails a read on such output,
@@ -189,6 +195,41 @@ backends:
       description: When pgpool last changed its status (pgpool host's local time).
       type: str
       sample: "2026-11-28 00:09:22"
+watchdog:
+  description: The watchdog cluster as this pgpool saw it when the module read the backends.
+  returned: when O(watchdog=true)
+  type: dict
+  contains:
+    nodes:
+      description: How many members the cluster has, this one included.
+      type: int
+      sample: 3
+    alive_remote_nodes:
+      description: How many other members this one hears.
+      type: int
+      sample: 2
+    quorum_state:
+      description: C(QUORUM EXIST), C(QUORUM ABSENT), C(QUORUM IS ON THE EDGE) or C(UNKNOWN).
+      type: str
+      sample: QUORUM EXIST
+    quorum:
+      description:
+        - Whether more than half of the members are alive, so that a failover may happen.
+      type: bool
+      sample: true
+    leader:
+      description: The leader's watchdog name, which runs the failover command.
+      type: str
+      sample: "172.30.20.35:5432 Linux witness1"
+    leader_host:
+      description: The leader's address.
+      type: str
+      sample: 172.30.20.35
+    members:
+      description: Every member, this one included, with C(name), C(host), C(status) (C(LEADER),
+        C(STANDBY), C(LOST), C(SHUTDOWN), ...) and C(membership) (C(MEMBER), C(NOT-MEMBER)).
+      type: list
+      elements: dict
 node:
   description:
     - The backend of O(node_id) or O(node_host), as in RV(backends), after the change (in
@@ -374,6 +415,7 @@ def main() -> None:
         gracefully={"type": "bool", "default": False},
         switchover={"type": "bool", "default": False},
         wait_seconds={"type": "int", "default": 30},
+        watchdog={"type": "bool", "default": False},
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -390,6 +432,8 @@ def main() -> None:
     try:
         with Pcp(module) as pcp:
             result["backends"] = pcp.backends()
+            if params["watchdog"]:
+                result["watchdog"] = pcp.watchdog()
             if node_id is None and node_host is None:
                 module.exit_json(msg=f"pgpool has {len(result['backends'])} backends", **result)
             node = find_node(result["backends"], node_id, node_host)

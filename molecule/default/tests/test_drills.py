@@ -91,7 +91,9 @@ def test_failover_cycles_lose_no_write_and_end_with_a_synchronous_standby() -> N
     for cycle in results:
         assert cycle.acknowledged > 0 and cycle.lost == 0, cycle
         assert cycle.synchronous_standby == "db2", cycle
-        # The target, 6 s, is the full drill's check (measured 4.3-5.5 s on the lab);
-        # here 1.5 s of margin for a busier machine, still far below the 9-21 s it was.
+        # The targets (6 s automatic, 8 s failover.yml) are the full drill's check
+        # (measured 3.6-5.2 and 4.3-6.2 s on the lab); here 1.5 s of margin for a busier
+        # machine, still far below the 9-21 s it was.
         assert cycle.writes_back_after is not None, cycle
-        assert cycle.writes_back_after <= failover_cycles.WRITES_BACK_WITHIN + 1.5, cycle
+        bound = failover_cycles.WRITES_BACK_WITHIN[cycle.kind]
+        assert cycle.writes_back_after <= bound + 1.5, cycle

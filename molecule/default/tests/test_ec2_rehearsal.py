@@ -17,7 +17,10 @@ EMULATOR = {
     # A dead emulator must fail the test, never yield an empty inventory.
     "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
 }
-CONTRACT = ["varnish", "lb", "web", "pgpool", "cache", "db_primary", "db_standby", "postgres"]
+CONTRACT = [
+    "varnish", "lb", "web", "pgpool", "pgpool_witness", "cache",
+    "db_primary", "db_standby", "postgres",
+]  # fmt: skip
 
 
 def groups(inventory: str, env: dict[str, str] | None = None) -> dict[str, list[str]]:

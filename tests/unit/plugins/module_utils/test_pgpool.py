@@ -26,6 +26,7 @@ from ansible_collections.djangostack.deploy.plugins.module_utils.pgpool import (
     PcpError,
     error_in,
     parse_node_info,
+    parse_watchdog_info,
     pcppass_line,
 )
 
@@ -154,3 +155,33 @@ def test_errors_are_recognised_on_stderr() -> None:
     assert error_in('FATAL:  authentication failed for user "admin"\n')
     assert not error_in("")
     assert not error_in("pcp_attach_node -- Command Successful\n")
+
+
+# --- pcp_watchdog_info --verbose ------------------------------------------------------------
+# Captured on the lab (pgpool-II 4.3.5, Debian 12), on web1, with pgpool_watchdog_hosts web1,
+# web2 and witness1:
+# - three_members: all three running, witness1 the leader;
+# - alone: web2's and witness1's pgpool stopped.
+WATCHDOG = Path(__file__).parent / "fixtures" / "pcp_watchdog_info"
+
+
+def test_three_members_hold_the_quorum_and_name_their_leader() -> None:
+    watchdog = parse_watchdog_info((WATCHDOG / "three_members.txt").read_text())
+    assert watchdog["nodes"] == 3
+    assert watchdog["alive_remote_nodes"] == 2
+    assert (watchdog["quorum_state"], watchdog["quorum"]) == ("QUORUM EXIST", True)
+    assert watchdog["leader"] == "172.30.20.35:5432 Linux witness1"
+    assert [m["name"].split()[-1] for m in watchdog["members"]] == ["web1", "web2", "witness1"]
+    assert [m["status"] for m in watchdog["members"]] == ["STANDBY", "STANDBY", "LEADER"]
+
+
+def test_a_member_alone_has_no_quorum() -> None:
+    watchdog = parse_watchdog_info((WATCHDOG / "alone.txt").read_text())
+    assert watchdog["alive_remote_nodes"] == 0
+    assert watchdog["quorum"] is False
+    assert watchdog["quorum_state"] != "QUORUM EXIST"
+
+
+def test_watchdog_output_without_the_cluster_lines_is_an_error() -> None:
+    with pytest.raises(PcpError, match="unexpected pcp_watchdog_info output"):
+        parse_watchdog_info("ERROR: watchdog is not enabled\n")

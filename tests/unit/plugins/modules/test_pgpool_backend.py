@@ -23,6 +23,7 @@ from ansible_collections.djangostack.deploy.plugins.modules.pgpool_backend impor
 )
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pcp_node_info"
+WATCHDOG = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pcp_watchdog_info"
 
 
 # --- the decision ---------------------------------------------------------------------------
@@ -164,6 +165,8 @@ class FakePgpool:
         self.calls.append([program, *own])
         if program == "pcp_node_count":
             return 0, f"{len(self.nodes)}\n", ""
+        if program == "pcp_watchdog_info":
+            return 0, (WATCHDOG / "three_members.txt").read_text(), ""
         node_id = int(own[own.index("-n") + 1])
         if program == "pcp_node_info":
             return 0, (FIXTURES / f"{self.nodes[node_id]}.txt").read_text(), ""
@@ -226,6 +229,15 @@ def test_info_reads_every_backend(run: Any) -> None:
         ["pcp_node_info", "--verbose", "-n", "0"],
         ["pcp_node_info", "--verbose", "-n", "1"],
     ]
+
+
+def test_the_watchdog_is_read_only_when_asked(run: Any) -> None:
+    pgpool = healthy()
+    assert "watchdog" not in run(pgpool)
+    assert "pcp_watchdog_info" not in [call[0] for call in pgpool.calls]
+    result = run(healthy(), watchdog=True)
+    assert result["watchdog"]["quorum"] is True
+    assert result["watchdog"]["nodes"] == 3
 
 
 def test_the_password_reaches_the_programs_only_in_a_private_file(run: Any) -> None:
