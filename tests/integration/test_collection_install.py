@@ -8,6 +8,8 @@ from a one-host inventory of its own.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -106,10 +108,39 @@ def test_tarball_holds_the_collection_and_nothing_else(tarball: Path) -> None:
     assert "roles/memcached/meta/argument_specs.yml" in names
     assert "playbooks/site.yml" in names
     assert "MANIFEST.json" in names
+    assert "LICENSE" in names
     for left_out in ("lab", "tests", "sample_django", "inventory/lab", "collections", ".venv"):
         assert not any(n == left_out or n.startswith(left_out + "/") for n in names), left_out
     assert not any("/molecule/" in n for n in names)
     assert "playbooks/lab.yml" not in names
+
+
+# A module, filter or lookup of another collection, called by its full name in YAML or a
+# template; in Python, an import from another collection.
+OTHER_COLLECTION = {
+    ".yml": re.compile(
+        r"\b(community\.[a-z_]+|amazon\.aws|ansible\.(?!builtin\b|legacy\b)[a-z_]+)\.[a-z_]+"
+    ),
+    ".py": re.compile(r"\bansible_collections\.(?!djangostack\.deploy\b)([a-z_]+\.[a-z_]+)\."),
+}
+OTHER_COLLECTION[".j2"] = OTHER_COLLECTION[".yml"]
+
+
+def test_tarball_declares_every_collection_its_content_calls(tarball: Path) -> None:
+    """A Galaxy user's ansible-galaxy installs what galaxy.yml declares: a role calling a
+    collection it does not declare fails on their machine, not on ours."""
+    with tarfile.open(tarball) as tar:
+        manifest = json.load(tar.extractfile("MANIFEST.json"))  # type: ignore[arg-type]
+        called = set()
+        for member in tar.getmembers():
+            pattern = OTHER_COLLECTION.get(Path(member.name).suffix)
+            if member.isfile() and pattern:
+                text = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
+                called |= set(pattern.findall(text))
+    declared = set(manifest["collection_info"]["dependencies"])
+    assert called, "no call to another collection found: the pattern is broken"
+    assert called <= declared, f"called but not declared in galaxy.yml: {called - declared}"
+    assert manifest["collection_info"]["license"] == ["Apache-2.0"]
 
 
 def test_installed_role_runs_from_a_playbook_outside_the_repository(
