@@ -171,11 +171,18 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    connection = connect(module)
+    connection = connect(module)  # fails the module when the server does not answer
     try:
-        state = query_one(connection, LAG_SQL, {"primary_lsn": params["primary_lsn"]})
-        lag_bytes = int(state["replay_lag"]) + int(state["receive_lag"])
-        decision = decide(state["in_recovery"], lag_bytes, params["max_lag_bytes"], params["force"])
+        try:
+            state = query_one(connection, LAG_SQL, {"primary_lsn": params["primary_lsn"]})
+        except Exception:  # gone between the connection and the question: not a standby we know
+            state = {}
+        lag_bytes = int(state.get("replay_lag") or 0) + int(state.get("receive_lag") or 0)
+        decision = decide(
+            state.get("in_recovery"), lag_bytes, params["max_lag_bytes"], params["force"]
+        )
+        if decision.action == "unreachable":
+            module.fail_json(msg=decision.reason)
         before = timeline(connection)
         result: dict[str, Any] = {"lag_bytes": lag_bytes, "previous_timeline": before}
         if decision.action == "refuse":
