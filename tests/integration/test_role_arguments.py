@@ -15,18 +15,29 @@ from typing import Any
 import pytest
 from conftest import REPO, run_playbook
 
+
 # One play over every case: each case is an inventory host of its own, on this machine,
-# holding the role it applies and its variables. One ansible-playbook run checks them all
-# (a host that fails validation drops out alone), where a run per case cost 70 s more.
-PLAY = """
-- name: Apply each case's role with its variables
-  hosts: cases
-  gather_facts: false
-  tasks:
-    - name: Apply the role
-      ansible.builtin.include_role:
-        name: "djangostack.deploy.{{ case_role }}"
-"""
+# holding the role and entry point it applies and its variables. One ansible-playbook run
+# checks them all (a host that fails validation drops out alone), where a run per case cost
+# 70 s more. One include per role and entry point, each for its own hosts: a single
+# include with a templated tasks_from ran every host through the first host's entry point.
+def cases_play(cases: dict[str, dict[str, Any]]) -> str:
+    entries = sorted({(case["case_role"], case["case_entry"]) for case in cases.values()})
+    tasks = [
+        {
+            "name": f"Apply {role}, entry point {entry}",
+            "ansible.builtin.include_role": {
+                "name": f"djangostack.deploy.{role}",
+                "tasks_from": entry,
+            },
+            "when": f"case_role == '{role}' and case_entry == '{entry}'",
+        }
+        for role, entry in entries
+    ]
+    return json.dumps(
+        [{"name": "Apply each case", "hosts": "cases", "gather_facts": False, "tasks": tasks}]
+    )
+
 
 # Valid values for everything a role needs without facts; each case then spoils one.
 # 192.0.2.0/24 is a documentation range: values to validate, never contacted.
@@ -139,6 +150,10 @@ CASES = [
     ("pgpool", "pgpool_pcp_password", "short"),
     ("pgpool", "pgpool_app_password", None),
     ("pgpool", "pgpool_client_units", ["apache2"]),
+    # The settings that time an automatic failover.
+    ("pgpool", "pgpool_health_check_timeout", 0),
+    ("pgpool", "pgpool_health_check_max_retries", -1),
+    ("pgpool", "pgpool_health_check_retry_delay", 0),
     # Two watchdog members cannot lose one and keep a quorum; a list without this host.
     ("pgpool", "pgpool_watchdog_hosts", ["{{ inventory_hostname }}", "db1"]),
     ("pgpool", "pgpool_watchdog_hosts", ["db1", "db-async", "web9"]),
@@ -166,6 +181,8 @@ CASES = [
     ("django_app", "django_app_database_conn_max_age", -1),
     ("django_app", "django_app_setup_commands", [{"argv": ["generate_league"]}]),
     ("django_app", "django_app_root", "/"),
+    ("django_app", "django_app_debug", "perhaps"),
+    ("django_app", "django_app_allowed_hosts", []),
     ("nginx_lb", "nginx_lb_port", "eighty"),
     ("nginx_lb", "nginx_lb_listen_addresses", ["0.0.0.0"]),
     ("nginx_lb", "nginx_lb_listen_addresses", ["lb.example"]),
@@ -239,9 +256,44 @@ CASES = [
 ]
 
 
-def case_name(role: str, variable: str, value: object) -> str:
+# The other entry points: (role, entry point, variable, value). apache_modwsgi's reload and
+# varnish's status take no option, and django_app's status only a path (any value is one),
+# so no input of theirs can be bad.
+ENTRY_CASES = [
+    ("django_app", "stage", "django_app_keep_releases", "three"),
+    ("django_app", "activate", "django_app_secret_key", None),
+    ("memcached", "status", "memcached_port", "eleven"),
+    ("pgpool", "repoint", "pgpool_primary_address", None),
+    ("pgpool", "repoint", "pgpool_standby_addresses", {"db2": "192.0.2.22"}),
+    ("pgpool", "check_write", "pgpool_check_write_seconds", "half a minute"),
+    ("pgpool", "hold_failover", "pgpool_failover_hold_seconds", "five minutes"),
+    ("pgpool", "status", "pgpool_pcp_password", None),
+    ("varnish", "ban", "varnish_ban_expression", None),
+    ("postgresql", "preflight", "postgresql_replication_password", "short"),
+    ("postgresql", "configure", "postgresql_port", "five-four-three-two"),
+    ("postgresql", "install", "postgresql_start", "perhaps"),
+    ("postgresql", "standby_settings", "postgresql_standby_settings", None),
+    ("postgresql", "fence", "postgresql_version", "fifteen"),
+]
+# What each entry point needs besides GOOD[role], so that only the case's variable is bad.
+ENTRY_GOOD: dict[tuple[str, str], dict[str, Any]] = {
+    ("pgpool", "repoint"): {"pgpool_primary_address": "192.0.2.21"},
+    ("varnish", "ban"): {"varnish_ban_expression": "obj.http.X-Release != abc"},
+    ("postgresql", "standby_settings"): {"postgresql_standby_settings": {}},
+}
+# The roles with a main entry point; postgresql has none (its entry points' cases cover it).
+MAIN_ROLES = sorted(GOOD)
+GOOD["postgresql"] = {
+    key: value for key, value in GOOD["pg_standby"].items() if key.startswith("postgresql_")
+}
+
+
+def case_name(role: str, variable: str, value: object, entry: str = "main") -> str:
     """An inventory host name for the case (letters, digits and dashes)."""
-    return f"case-{CASES.index((role, variable, value)):03d}-{role}"
+    if entry == "main":
+        return f"case-{CASES.index((role, variable, value)):03d}-{role}"
+    number = ENTRY_CASES.index((role, entry, variable, value))
+    return f"case-e{number:02d}-{role}-{entry.replace('_', '-')}"
 
 
 def run_cases(tmp_path: Path, cases: dict[str, dict[str, Any]], *args: str) -> dict[str, Any]:
@@ -269,7 +321,7 @@ def run_cases(tmp_path: Path, cases: dict[str, dict[str, Any]], *args: str) -> d
         )
     )
     playbook = tmp_path / "cases_play.yml"
-    playbook.write_text(PLAY)
+    playbook.write_text(cases_play(cases))
     env = {
         **AWS_DEAD_END,
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
@@ -286,16 +338,20 @@ def run_cases(tmp_path: Path, cases: dict[str, dict[str, Any]], *args: str) -> d
     return results
 
 
-BAD = {
-    case_name(role, variable, value): {
+def bad_case(role: str, variable: str, value: object, entry: str = "main") -> dict[str, Any]:
+    """GOOD[role] and what the entry point needs, with the case's variable spoilt (None:
+    left out)."""
+    variables = {**GOOD[role], **ENTRY_GOOD.get((role, entry), {}), variable: value}
+    return {
         "case_role": role,
-        **{
-            k: v
-            for k, v in {**GOOD[role], variable: value}.items()
-            if not (k == variable and v is None)
-        },
+        "case_entry": entry,
+        **{k: v for k, v in variables.items() if not (k == variable and v is None)},
     }
-    for role, variable, value in CASES
+
+
+BAD = {case_name(*case): bad_case(*case) for case in CASES} | {
+    case_name(role, variable, value, entry): bad_case(role, variable, value, entry)
+    for role, entry, variable, value in ENTRY_CASES
 }
 
 
@@ -311,7 +367,9 @@ def failure_messages(result: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def bad_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return run_cases(tmp_path_factory.mktemp("bad"), BAD)
+    """In check mode too: should a check let bad input through, the next task changes
+    nothing on the machine running the tests."""
+    return run_cases(tmp_path_factory.mktemp("bad"), BAD, "--check")
 
 
 @pytest.fixture(scope="module")
@@ -319,15 +377,14 @@ def good_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Check mode keeps this machine untouched; the install task fails or is skipped there
     (no apt cache for the package, or no such package on the controller), which is fine:
     reaching it is the point. For ec2_stack the first AWS call fails on the dead end."""
-    cases = {f"{role}-good": {"case_role": role, **GOOD[role]} for role in GOOD}
+    cases = {
+        f"{role}-good": {"case_role": role, "case_entry": "main", **GOOD[role]}
+        for role in MAIN_ROLES
+    }
     return run_cases(tmp_path_factory.mktemp("good"), cases, "--check")
 
 
-@pytest.mark.parametrize(("role", "variable", "value"), CASES)
-def test_bad_input_fails_naming_the_variable(
-    bad_results: dict[str, Any], role: str, variable: str, value: object
-) -> None:
-    tasks = bad_results[case_name(role, variable, value)]
+def assert_fails_naming(tasks: list[tuple[str, dict[str, Any]]], variable: str) -> None:
     failed = [failure_messages(result) for _, result in tasks if result.get("failed")]
     assert failed, tasks
     # The failure itself names the variable: argument_specs ("argument 'x' is of type ...",
@@ -338,10 +395,27 @@ def test_bad_input_fails_naming_the_variable(
         rf"|{variable} (must|names) ",
         failed[0],
     ), failed
+    # And nothing ran after it: the host dropped out at the failure.
+    assert tasks[-1][1].get("failed"), tasks
+
+
+@pytest.mark.parametrize(("role", "variable", "value"), CASES)
+def test_bad_input_fails_naming_the_variable(
+    bad_results: dict[str, Any], role: str, variable: str, value: object
+) -> None:
+    tasks = bad_results[case_name(role, variable, value)]
+    assert_fails_naming(tasks, variable)
     assert not [name for name, _ in tasks if first_task(role) in name], tasks
 
 
-@pytest.mark.parametrize("role", sorted(GOOD))
+@pytest.mark.parametrize(("role", "entry", "variable", "value"), ENTRY_CASES)
+def test_bad_input_to_every_entry_point_fails_naming_the_variable(
+    bad_results: dict[str, Any], role: str, entry: str, variable: str, value: object
+) -> None:
+    assert_fails_naming(bad_results[case_name(role, variable, value, entry)], variable)
+
+
+@pytest.mark.parametrize("role", MAIN_ROLES)
 def test_good_input_passes_validation(good_results: dict[str, Any], role: str) -> None:
     """The same play with the good values gets past validation to the first install task."""
     tasks = good_results[f"{role}-good"]
