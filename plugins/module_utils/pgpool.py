@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from types import TracebackType
 from typing import Any
 
@@ -57,6 +58,11 @@ _WATCHDOG_MEMBER_LABELS = {
     "Status Name": "status",
     "Membership Status": "membership",
 }
+
+
+# How often, and how far apart, a read that printed nothing is tried (3 s in all).
+READ_ATTEMPTS = 10
+READ_RETRY_SECONDS = 0.3
 
 
 class PcpError(Exception):
@@ -229,17 +235,29 @@ class Pcp:
             raise PcpError(f"{command} failed (rc={rc}): {err.strip() or out.strip()}")
         return out
 
+    def read(self, program: str, *args: str) -> str:
+        """Run a read-only pcp_* program; retry while it prints nothing.
+
+        With the watchdog, a failover or a new primary on another member makes every
+        member's pgpool replace its PCP process. A read in that moment printed nothing and
+        exited 0 (seen on the lab, right after pcp_promote_node on the other members).
+        """
+        for _attempt in range(READ_ATTEMPTS - 1):
+            out = self.check(program, *args)
+            if out.strip():
+                return out
+            time.sleep(READ_RETRY_SECONDS)
+        return self.check(program, *args)
+
     def node_count(self) -> int:
-        out = self.check("pcp_node_count")
+        out = self.read("pcp_node_count")
         try:
             return int(out.strip())
         except ValueError:
             raise PcpError(f"unexpected pcp_node_count output: {out.strip()!r}") from None
 
     def node(self, node_id: int) -> dict[str, Any]:
-        return parse_node_info(
-            node_id, self.check("pcp_node_info", "--verbose", "-n", str(node_id))
-        )
+        return parse_node_info(node_id, self.read("pcp_node_info", "--verbose", "-n", str(node_id)))
 
     def backends(self) -> list[dict[str, Any]]:
         """Every backend pgpool knows of, in node id order."""
@@ -247,7 +265,7 @@ class Pcp:
 
     def watchdog(self) -> dict[str, Any]:
         """The watchdog cluster this pgpool belongs to (it must run with use_watchdog)."""
-        return parse_watchdog_info(self.check("pcp_watchdog_info", "--verbose"))
+        return parse_watchdog_info(self.read("pcp_watchdog_info", "--verbose"))
 
 
 def error_in(stderr: str) -> bool:

@@ -168,7 +168,10 @@ def test_status_playbook_tables_the_live_stack() -> None:
     assert table.count(f"app: release {release}") == 2, table  # web1 and web2
     # "waiting": up, but no pooled connection to it yet (pgpool's word for it).
     pgpool = r"pgpool: 172\.30\.30\.51 (up|waiting) primary, 172\.30\.30\.52 (up|waiting) standby"
-    assert len(re.findall(pgpool, table)) == 2, table
+    assert len(re.findall(pgpool, table)) == 3, table  # web1, web2 and the witness
+    watchdog = r"watchdog: quorum exist, 3 of 3 members, leader \w+, this one (leader|standby)"
+    assert len(re.findall(watchdog, table)) == 3, table
+    assert re.search(r"witness1 +pgpool_witness +up +pgpool: ", table), table
     for cache in ("cache1", "cache2"):
         assert re.search(rf"{cache} +cache +up +memcached: hit rate \d+\.\d%", table), table
     assert re.search(r"varnish1 +varnish +up +varnish: hit rate \d+\.\d%", table), table

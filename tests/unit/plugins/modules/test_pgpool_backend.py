@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.djangostack.deploy.plugins.module_utils import pgpool as pgpool_utils
 from ansible_collections.djangostack.deploy.plugins.module_utils.pgpool import PcpError
 from ansible_collections.djangostack.deploy.plugins.modules import pgpool_backend
 from ansible_collections.djangostack.deploy.plugins.modules.pgpool_backend import (
@@ -147,6 +148,7 @@ class FakePgpool:
 
     def __init__(self, node0: str, node1: str) -> None:
         self.nodes = {0: node0, 1: node1}
+        self.blank_reads = 0  # reads that print nothing first, as during a watchdog failover
         self.calls: list[list[str]] = []
         self.passfiles: list[tuple[str, int, str]] = []
         self.effects: dict[str, dict[int, str]] = {
@@ -163,6 +165,9 @@ class FakePgpool:
         )
         program, own = os.path.basename(args[0]), args[8:]  # after -h -p -U -w
         self.calls.append([program, *own])
+        if program in ("pcp_node_count", "pcp_node_info") and self.blank_reads:
+            self.blank_reads -= 1
+            return 0, "", ""
         if program == "pcp_node_count":
             return 0, f"{len(self.nodes)}\n", ""
         if program == "pcp_watchdog_info":
@@ -187,6 +192,7 @@ def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda _m, name: f"/usr/sbin/{name}")
     monkeypatch.setattr(pgpool_backend.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(pgpool_utils.time, "sleep", lambda _seconds: None)
     warnings: list[str] = []
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda _m, warning: warnings.append(warning))
 
@@ -229,6 +235,23 @@ def test_info_reads_every_backend(run: Any) -> None:
         ["pcp_node_info", "--verbose", "-n", "0"],
         ["pcp_node_info", "--verbose", "-n", "1"],
     ]
+
+
+def test_reads_that_print_nothing_are_tried_again(run: Any) -> None:
+    """With the watchdog, a failover on another member replaces this pgpool's PCP process;
+    a read in that moment printed nothing and exited 0 (seen on the lab, failing repoint)."""
+    pgpool = healthy()
+    pgpool.blank_reads = 3
+    result = run(pgpool)
+    assert not result["failed"], result
+    assert [b["role"] for b in result["backends"]] == ["primary", "standby"]
+
+
+def test_reads_that_keep_printing_nothing_fail(run: Any) -> None:
+    pgpool = healthy()
+    pgpool.blank_reads = 100
+    result = run(pgpool)
+    assert result["failed"] and "pcp_node_count" in result["msg"], result
 
 
 def test_the_watchdog_is_read_only_when_asked(run: Any) -> None:
