@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 SETTINGS_ENV = "DJANGOSTACK_SETTINGS"
 DEFAULT_SETTINGS_FILE = "/etc/djangostack/app.json"
 
-# pgpool runs on every web host (see ARCHITECTURE.md), hence the loopback default.
+# pgpool runs on every web host (see docs/architecture.md), hence the loopback default.
 DATABASE_DEFAULTS: dict[str, Any] = {"host": "127.0.0.1", "port": 5432}
 REQUIRED_DATABASE_KEYS = ("name", "user", "password")
 
