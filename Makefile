@@ -41,15 +41,15 @@ TARGET ?= front
 USERS ?= 50
 DURATION ?= 60
 loadtest: setup
-	python loadtest/run.py --target $(TARGET) --users $(USERS) --seconds $(DURATION)
+	python -m harness.loadtest.run --target $(TARGET) --users $(USERS) --seconds $(DURATION)
 
 compare: setup
-	python loadtest/compare.py --users $(USERS) --seconds $(DURATION)
+	python -m harness.loadtest.compare --users $(USERS) --seconds $(DURATION)
 
 # wrk against each tier (web1 uncached, lb static, front cached), CAPACITY_SECONDS each.
 CAPACITY_SECONDS ?= 10
 capacity: setup
-	python loadtest/capacity.py --seconds $(CAPACITY_SECONDS)
+	python -m harness.loadtest.capacity --seconds $(CAPACITY_SECONDS)
 
 status: setup
 	$(ANSIBLE_PLAYBOOK) playbooks/status.yml
@@ -58,5 +58,5 @@ rehearsal:
 	@bash scripts/rehearsal.sh
 
 down: setup
-	$(ANSIBLE_PLAYBOOK) playbooks/lab.yml -e lab_state=absent
+	$(ANSIBLE_PLAYBOOK) lab/lab.yml -e lab_state=absent
 	@bash scripts/aws_emulator.sh stop

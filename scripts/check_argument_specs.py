@@ -52,8 +52,15 @@ def role_problems(role: Path) -> list[str]:
     return problems
 
 
+ROLES = Path("ansible_collections/djangostack/deploy/roles")
+
+
 def main() -> int:
-    roles = sorted(p for p in Path("roles").iterdir() if (p / "tasks").is_dir())
+    roles = sorted(
+        p
+        for p in Path("ansible_collections/djangostack/deploy/roles").iterdir()
+        if (p / "tasks").is_dir()
+    )
     problems = [problem for role in roles for problem in role_problems(role)]
     for problem in problems:
         print(problem)

@@ -9,19 +9,19 @@ source scripts/phases.sh
 runs=${1:-1}
 
 docker inspect djangostack-varnish1 >/dev/null 2>&1 || { echo "no lab: run make up first"; exit 1; }
-run_phase web-server-stop drills/web_server_loss.py --how stop --runs "$runs"
-run_phase web-server-kill drills/web_server_loss.py --how kill --runs "$runs"
-run_phase cache-node-kill drills/cache_node_loss.py --how kill --runs "$runs"
-run_phase primary-pgpool drills/primary_loss.py --mode pgpool --runs "$runs"
-run_phase primary-playbook drills/primary_loss.py --mode playbook --runs "$runs"
+run_phase web-server-stop python -m harness.drills.web_server_loss --how stop --runs "$runs"
+run_phase web-server-kill python -m harness.drills.web_server_loss --how kill --runs "$runs"
+run_phase cache-node-kill python -m harness.drills.cache_node_loss --how kill --runs "$runs"
+run_phase primary-pgpool python -m harness.drills.primary_loss --mode pgpool --runs "$runs"
+run_phase primary-playbook python -m harness.drills.primary_loss --mode playbook --runs "$runs"
 # Two minutes of saturating load on the front door and the load balancer: no failover.
-run_phase busy-primary drills/busy_primary.py --seconds 120
+run_phase busy-primary python -m harness.drills.busy_primary --seconds 120
 # One app server cut off from the primary for 20 s, then the standby with it: never two
 # primaries, no write lost (pgpool's watchdog refuses a failover without a majority).
-run_phase partition drills/partition.py --hold 20
-run_phase partition-standby-too drills/partition.py --hold 20 --standby-too
+run_phase partition python -m harness.drills.partition --hold 20
+run_phase partition-standby-too python -m harness.drills.partition --hold 20 --standby-too
 # Five cycles per run: the primary lost (pgpool's failover, then failover.yml) or moved,
 # rejoined and switched back, under API writes through the front door.
-run_phase failover-cycles drills/failover_cycles.py --cycles $((5 * runs))
-run_phase rolling-deploy drills/rolling_deploy.py --runs "$runs"
+run_phase failover-cycles python -m harness.drills.failover_cycles --cycles $((5 * runs))
+run_phase rolling-deploy python -m harness.drills.rolling_deploy --runs "$runs"
 phase_summary

@@ -14,7 +14,7 @@ inventory=(-i inventory/rehearsal)
 
 run_phase setup bash scripts/setup.sh &&
   run_phase emulator bash scripts/aws_emulator.sh start &&
-  run_phase provision ansible-playbook "${inventory[@]}" playbooks/rehearsal.yml &&
+  run_phase provision ansible-playbook "${inventory[@]}" lab/rehearsal.yml &&
   run_phase site ansible-playbook "${inventory[@]}" playbooks/site.yml &&
   run_phase smoke ansible-playbook "${inventory[@]}" playbooks/smoke.yml
 phase_summary || exit 1

@@ -83,15 +83,16 @@ else
   log="$VENV/pip-install.log"
   "$VENV/bin/python" -m pip install --upgrade 'pip>=25.1' >"$log" 2>&1 \
     || fail "pip could not upgrade itself from PyPI: read $log"
-  # PEP 735 dependency group: the tooling is not a package, so nothing else gets installed.
-  "$VENV/bin/python" -m pip install --group dev >>"$log" 2>&1 \
-    || fail "pip install --group dev failed: read $log"
+  # The harness package, editable (harness.REPO is this checkout), and the PEP 735 `dev`
+  # group: the linters, Molecule, pytest and the AWS emulator.
+  "$VENV/bin/python" -m pip install --group dev --editable . >>"$log" 2>&1 \
+    || fail "pip install --group dev --editable . failed: read $log"
   echo "$want" > "$stamp"
 fi
 
 STEP="lab base image"
 # The image carries the hash of its Dockerfile: a changed Dockerfile means a rebuild, and
-# playbooks/lab.yml then re-creates the containers on the new image.
+# lab/lab.yml then re-creates the containers on the new image.
 want_image=$(sha256sum lab/image/Dockerfile | cut -c1-16)
 have_image=$(docker image inspect -f '{{ index .Config.Labels "djangostack.dockerfile" }}' "$LAB_IMAGE" 2>/dev/null || true)
 if [ "$have_image" = "$want_image" ]; then

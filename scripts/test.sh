@@ -9,6 +9,9 @@ source scripts/phases.sh
 # Plain logs: CI reads them as text.
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 MOLECULE_NO_COLOR=1 TERM=dumb
 
+# The collection that ships; everything else in the checkout is the harness that proves it.
+COLLECTION=ansible_collections/djangostack/deploy
+
 lint() {
   local rc=0
   yamllint --strict . || rc=1
@@ -16,10 +19,10 @@ lint() {
   ruff check . || rc=1
   ruff format --check . || rc=1
   python scripts/check_argument_specs.py || rc=1
-  # ansible-test sanity on the plugins (validate-modules, pylint, import, ansible-doc...).
-  bash scripts/sanity.sh || rc=1
+  # ansible-test sanity on the collection (validate-modules, pylint, import, ansible-doc...).
+  bash scripts/ansible_test.sh sanity || rc=1
   # Every role documents itself: ansible-doc must render it.
-  for role in roles/*/; do
+  for role in "$COLLECTION"/roles/*/; do
     role=$(basename "$role")
     ansible-doc -t role "djangostack.deploy.$role" >/dev/null || { echo "ansible-doc failed for $role"; rc=1; }
   done
@@ -30,7 +33,7 @@ lint() {
 # once, and interleaved logs would be unreadable).
 molecule_role() {
   local role=$1 logs=$2 start=$SECONDS rc=0
-  (cd "roles/$role" && molecule test --all) >"$logs/$role" 2>&1 || rc=1
+  (cd "$COLLECTION/roles/$role" && molecule test --all) >"$logs/$role" 2>&1 || rc=1
   printf -- '-- molecule %s: %ss%s\n' "$role" $((SECONDS - start)) "$( ((rc)) && echo ', FAILED')" >>"$logs/$role"
   flock "$logs" cat "$logs/$role"
   return $rc
@@ -49,9 +52,9 @@ molecule_all() {
   local roles=()
   logs=$(mktemp -d)
   for role in "${MOLECULE_ORDER[@]}"; do
-    [ -d "roles/$role/molecule" ] && roles+=("$role")
+    [ -d "$COLLECTION/roles/$role/molecule" ] && roles+=("$role")
   done
-  for role in roles/*/molecule; do
+  for role in "$COLLECTION"/roles/*/molecule; do
     role=$(basename "$(dirname "$role")")
     [[ " ${roles[*]} " == *" $role "* ]] || roles+=("$role")
   done
@@ -94,7 +97,8 @@ fi
 phase_command() {
   case $1 in
     lint) lint ;;
-    unit) pytest -q tests/unit ;;
+    # The collection's own unit tests through ansible-test, then the harness's.
+    unit) bash scripts/ansible_test.sh units && pytest -q tests/unit ;;
     # The sample Django app's own tests (pytest-django, SQLite; sample_django/pytest.ini).
     app) pytest -q sample_django ;;
     # Every case in one ansible-playbook run on the controller alone.

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/phases.sh
 
 run_phase setup bash scripts/setup.sh &&
-  run_phase lab ansible-playbook playbooks/lab.yml &&
+  run_phase lab ansible-playbook lab/lab.yml &&
   run_phase site ansible-playbook playbooks/site.yml &&
   run_phase smoke ansible-playbook playbooks/smoke.yml
 phase_summary || exit 1

@@ -2,7 +2,7 @@
 
 The tarball must carry the roles and playbooks and leave the lab, tests and sample app
 behind. Installed into a temporary path, its memcached role then runs from a playbook
-outside the repository against a throwaway systemd container, made by playbooks/lab.yml
+outside the repository against a throwaway systemd container, made by lab/lab.yml
 from a one-host inventory of its own.
 """
 
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, VENV_BIN, ansible_env, run_playbook
+
+from harness import COLLECTION
+from harness.ansible_cli import VENV_BIN, ansible_env, run_playbook
 
 CONTAINER_PREFIX = "djangostack-galaxytest-"
 NETWORK = "djangostack-galaxytest"
@@ -34,7 +36,7 @@ USER_PLAYBOOK = """
 
 
 def one_host_lab(tmp_path: Path) -> Path:
-    """An inventory for playbooks/lab.yml and the user playbook: one cache host."""
+    """An inventory for lab/lab.yml and the user playbook: one cache host."""
     host_vars = {
         "ansible_connection": "community.docker.docker",
         "ansible_host": f"{CONTAINER_PREFIX}cache1",
@@ -61,7 +63,7 @@ def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("build")
     subprocess.run(
         [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out)],
-        cwd=REPO,
+        cwd=COLLECTION,
         env=ansible_env(),
         check=True,
     )
@@ -95,10 +97,10 @@ def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def lab_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     inventory = one_host_lab(tmp_path_factory.mktemp("lab"))
     try:
-        assert run_playbook("playbooks/lab.yml", "-i", inventory).returncode == 0
+        assert run_playbook("lab/lab.yml", "-i", inventory).returncode == 0
         yield inventory
     finally:
-        run_playbook("playbooks/lab.yml", "-i", inventory, "-e", "lab_state=absent")
+        run_playbook("lab/lab.yml", "-i", inventory, "-e", "lab_state=absent")
 
 
 def test_tarball_holds_the_collection_and_nothing_else(tarball: Path) -> None:
@@ -112,7 +114,7 @@ def test_tarball_holds_the_collection_and_nothing_else(tarball: Path) -> None:
     for left_out in ("lab", "tests", "sample_django", "inventory/lab", "collections", ".venv"):
         assert not any(n == left_out or n.startswith(left_out + "/") for n in names), left_out
     assert not any("/molecule/" in n for n in names)
-    assert "playbooks/lab.yml" not in names
+    assert "lab/lab.yml" not in names
 
 
 # A module, filter or lookup of another collection, called by its full name in YAML or a

@@ -19,8 +19,9 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import (
-    REPO,
+
+from harness import REPO
+from harness.ansible_cli import (
     VENV_BIN,
     PlaybookRun,
     adhoc_results,

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, run_playbook
+
+from harness import REPO
+from harness.ansible_cli import run_playbook
 
 
 # One play over every case: each case is an inventory host of its own, on this machine,

@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 import testinfra
 import yaml
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-# The checkout's drills and load test, which some tests run as they are.
-sys.path.insert(0, str(REPO / "drills"))
-sys.path.insert(0, str(REPO / "loadtest"))
-from ansible_cli import PlaybookRun, list_inventory, run_playbook  # noqa: E402  (the checkout's drills/)
-from lab_drill import PREFIX, current_release  # noqa: E402
+from harness import REPO
+from harness.ansible_cli import PlaybookRun, list_inventory, run_playbook
+from harness.lab import PREFIX, current_release
 
 INVENTORY = REPO / "inventory" / "lab"
 HOSTS = ["varnish1", "lb1", "web1", "web2", "witness1", "cache1", "cache2", "db1", "db2"]

@@ -1,4 +1,4 @@
-"""The lab itself: what playbooks/lab.yml built, and what `make up` leaves on the controller."""
+"""The lab itself: what lab/lab.yml built, and what `make up` leaves on the controller."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from conftest import HOSTS, PREFIX, REPO, lab_host, run_playbook
 
 
 def test_lab_playbook_changes_nothing_on_a_built_lab() -> None:
-    again = run_playbook("playbooks/lab.yml")
+    again = run_playbook("lab/lab.yml")
     assert again.returncode == 0
     assert again.changed_hosts() == {}
     assert set(again.recap) == {"localhost"}

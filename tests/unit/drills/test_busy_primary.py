@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "drills"))
-from busy_primary import Figures, Load, parse_wrk
+from harness.drills.busy_primary import Figures, Load, parse_wrk
 
 WRK = """Running 2m test @ http://127.0.0.1:8081/
   1 threads and 50 connections

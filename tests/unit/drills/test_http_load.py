@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "drills"))
-from http_load import run_load
-from lab_drill import BackgroundLoad, counts, markdown_table
+from harness.http_load import run_load
+from harness.lab import BackgroundLoad, counts, markdown_table
 
 
 class Handler(BaseHTTPRequestHandler):

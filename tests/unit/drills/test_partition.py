@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "drills"))
-from partition import Figures, Sample
+from harness.drills.partition import Figures, Sample
 
 ONE = {"db1": "primary", "db2": "standby"}
 TWO = {"db1": "primary", "db2": "primary"}

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "drills"))
-from primary_loss import writes_back_after
+from harness.drills.primary_loss import writes_back_after
 
 
 def test_writes_in_flight_at_the_kill_do_not_count_as_back() -> None:

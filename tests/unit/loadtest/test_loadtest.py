@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -19,11 +18,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "loadtest"))
-from lab_site import MEMBER, crawl, zipf_weights
-from report import table
-from run import run_loadtest
-from tune import typed_vars, variant
+from harness.loadtest.report import table
+from harness.loadtest.run import run_loadtest
+from harness.loadtest.site import MEMBER, crawl, zipf_weights
+from harness.loadtest.tune import typed_vars, variant
 
 PASSWORD = "the member's password"
 TOKEN = "the API token"

@@ -1,16 +1,14 @@
-"""scripts/ec2_cost.py: the stack file's shape priced line by line, the role's defaults
+"""harness/ec2_cost.py: the stack file's shape priced line by line, the role's defaults
 filling what the file leaves out, and a price it does not know refused, never guessed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-from ec2_cost import PRICES, PUBLIC_IPV4_HOURLY, REPO, cost_lines, stack_settings
+from harness.ec2_cost import PRICES, PUBLIC_IPV4_HOURLY, REPO, cost_lines, stack_settings
 
 
 def test_the_default_stack_is_priced_host_by_host() -> None:

@@ -1,0 +1,189 @@
+"""The application tier end to end: sample_django deployed by site.yml, then redeployed.
+
+Pages are read from the lb host, across the network, as the load balancers will. The
+tests run in file order: the release site.yml deployed, then a new release through
+playbooks/deploy.yml while requests keep arriving, then a rollback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import testinfra
+from testinfra.host import Host
+
+from harness import REPO
+from harness.ansible_cli import run_playbook
+
+INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+ROOT = "/srv/djangostack"
+STATIC_ROOT = "/var/www/djangostack/static"
+# Requests a page every 50 ms until told to stop; prints one status code per request
+# (000 for a refused or broken connection).
+PROBE = """
+import os, time, urllib.request, urllib.error
+deadline = time.monotonic() + 300
+while not os.path.exists('/tmp/probe.stop') and time.monotonic() < deadline:
+    try:
+        code = urllib.request.urlopen('http://app-web/standings/', timeout=10).status
+    except urllib.error.HTTPError as exc:
+        code = exc.code
+    except Exception:
+        code = 0
+    print(f'{code:03d}', flush=True)
+    time.sleep(0.05)
+"""
+
+
+def host(name: str) -> Host:
+    return testinfra.get_host(f"docker://app-{name}")
+
+
+@pytest.fixture(scope="module")
+def web() -> Host:
+    return host("web")
+
+
+@pytest.fixture(scope="module")
+def lb() -> Host:
+    return host("lb")
+
+
+def get(lb: Host, path: str) -> tuple[int, dict[str, str], str]:
+    """GET http://app-web<path> from the lb host: status, headers, body."""
+    script = (
+        "import json, sys, urllib.request, urllib.error\n"
+        "try:\n"
+        f"    r = urllib.request.urlopen('http://app-web{path}', timeout=10)\n"
+        "except urllib.error.HTTPError as exc:\n"
+        "    r = exc\n"
+        "print(json.dumps([r.status, dict(r.headers), r.read().decode()]))\n"
+    )
+    status, headers, body = json.loads(lb.check_output("python3 -c %s", script))
+    return status, headers, body
+
+
+def current_release(web: Host) -> str:
+    return Path(web.check_output(f"readlink {ROOT}/current")).name
+
+
+def deploy(*args: str) -> str:
+    run = run_playbook("-i", INVENTORY, "playbooks/deploy.yml", *args)
+    assert run.returncode == 0, run.output
+    return run.output
+
+
+def test_home_page_is_built_from_postgresql(web: Host, lb: Host) -> None:
+    games = host("db").check_output(
+        "runuser -u postgres -- psql -XAt -d django -c 'SELECT count(*) FROM league_game'"
+    )
+    assert int(games) > 500
+    status, headers, body = get(lb, "/")
+    assert status == 200
+    assert headers["X-Served-By"] == "app-web"
+    assert f"{games} games." in body
+    assert "public" in headers["Cache-Control"]
+
+
+def test_the_app_reaches_the_database_through_the_local_pgpool(web: Host) -> None:
+    settings = json.loads(web.check_output("cat /etc/djangostack/app.json"))
+    assert (settings["database"]["host"], settings["database"]["port"]) == ("127.0.0.1", 5432)
+    # Only pgpool answers SHOW pool_version, with the app's own credentials.
+    password = settings["database"]["password"]
+    version = web.check_output(
+        f"PGPASSWORD={password} psql -XAt -h 127.0.0.1 -U django -d django -c 'SHOW pool_version'"
+    )
+    assert version.startswith("4.")
+
+
+def test_healthz_reports_the_current_release(web: Host, lb: Host) -> None:
+    status, headers, body = get(lb, "/healthz/")
+    assert status == 200
+    health = json.loads(body)
+    assert health["checks"]["database"] == "ok"
+    assert health["release"] == current_release(web)
+    assert "no-store" in headers["Cache-Control"]
+
+
+def test_the_mod_wsgi_daemons_run_the_release_unprivileged(web: Host, lb: Host) -> None:
+    # display-name=%{GROUP}: the daemons show as (wsgi:app).
+    daemons = web.check_output("pgrep -f '^\\(wsgi:app\\)'").split()
+    assert daemons, "no mod_wsgi daemon process"
+    users = {web.check_output(f"ps -o user= -p {pid}") for pid in daemons}
+    assert users == {"www-data"}
+    get(lb, "/healthz/")  # loads psycopg's C library in the daemon that answers
+    # The kernel names mapped files by their real path: the release's own virtualenv.
+    maps = "".join(web.check_output(f"cat /proc/{pid}/maps") for pid in daemons)
+    assert f"{ROOT}/releases/{current_release(web)}/venv/lib/" in maps
+
+
+def test_settings_file_is_readable_by_the_daemons_only(web: Host) -> None:
+    settings = web.file("/etc/djangostack/app.json")
+    assert (settings.user, settings.group, settings.mode) == ("root", "www-data", 0o640)
+    assert web.run("runuser -u nobody -- cat /etc/djangostack/app.json").rc != 0
+    assert web.run("runuser -u www-data -- cat /etc/djangostack/app.json").rc == 0
+
+
+def test_migrations_are_applied(web: Host) -> None:
+    web.check_output(
+        f"DJANGOSTACK_SETTINGS=/etc/djangostack/app.json {ROOT}/current/venv/bin/python "
+        f"{ROOT}/current/src/manage.py migrate --check --noinput"
+    )
+
+
+def test_static_files_are_on_the_lb_host_only(web: Host, lb: Host) -> None:
+    for name in ("admin/css/base.css", "league/site.css"):
+        assert lb.file(f"{STATIC_ROOT}/{name}").is_file, name
+    assert not web.file(STATIC_ROOT).exists
+
+
+@pytest.fixture
+def new_source(tmp_path: Path) -> Iterator[Path]:
+    """sample_django with a visible change: a new release."""
+    source = tmp_path / "sample_django"
+    shutil.copytree(REPO / "sample_django", source, ignore=shutil.ignore_patterns("__pycache__"))
+    base = source / "league/templates/league/base.html"
+    base.write_text(base.read_text() + "\n<!-- release under test -->\n")
+    yield source
+
+
+def test_rolling_deploy_serves_every_request_and_rollback_returns(
+    web: Host, lb: Host, new_source: Path
+) -> None:
+    first = current_release(web)
+    lb.check_output("rm -f /tmp/probe.stop /tmp/probe.log")
+    lb.check_output("nohup python3 -c %s > /tmp/probe.log 2>&1 &", PROBE)
+    try:
+        deploy("-e", f"django_app_source={new_source}")
+    finally:
+        lb.check_output("touch /tmp/probe.stop")
+        time.sleep(1)
+    second = current_release(web)
+    assert second != first
+    assert Path(web.check_output(f"readlink {ROOT}/previous")).name == first
+    status, _headers, body = get(lb, "/healthz/")
+    assert (status, json.loads(body)["release"]) == (200, second)
+    assert "release under test" in get(lb, "/")[2]
+    codes = lb.check_output("cat /tmp/probe.log").split()
+    # Requests kept arriving through the switch and the graceful reload: none failed.
+    assert len(codes) > 20
+    assert set(codes) == {"200"}, f"{len(codes)} requests, not all served: {sorted(set(codes))}"
+
+    # The same code again is the same release: nothing changes.
+    again = run_playbook(
+        "-i", INVENTORY, "playbooks/deploy.yml", "-e", f"django_app_source={new_source}"
+    )
+    assert again.returncode == 0 and again.changed_hosts() == {}, again.output
+
+    deploy("-e", "django_app_rollback=true")
+    assert current_release(web) == first
+    assert Path(web.check_output(f"readlink {ROOT}/previous")).name == second
+    status, _headers, body = get(lb, "/healthz/")
+    assert (status, json.loads(body)["release"]) == (200, first)
+    assert "release under test" not in get(lb, "/")[2]

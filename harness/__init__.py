@@ -1,0 +1,20 @@
+"""The harness that proves the djangostack.deploy collection: the lab, the drills, the load
+tests and the benchmarks. It uses the collection (by running its playbooks and roles); the
+collection never imports it.
+
+    harness.ansible_cli   running Ansible from the checkout
+    harness.lab           the lab: its containers, psql on its hosts, its secrets
+    harness.http_load     HTTP measurement: the one load engine and the one percentile
+    harness.drills        failure drills on the lab (python -m harness.drills.<name>)
+    harness.loadtest      make loadtest, compare and capacity
+    harness.benchmarks    page latency and the app's profile
+
+Installed editable by `make setup`, so REPO is the checkout the harness runs from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COLLECTION = REPO / "ansible_collections" / "djangostack" / "deploy"

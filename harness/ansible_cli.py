@@ -1,0 +1,102 @@
+"""Run Ansible from the checkout: the one place drills and tests share for it.
+
+The checkout's .venv and ansible.cfg (collections resolve through collections/), a UTF-8
+locale (ansible-core 2.19 refuses to run without one) and plain output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import REPO
+
+VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
+RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    returncode: int
+    output: str
+
+    @property
+    def recap(self) -> dict[str, dict[str, int]]:
+        """PLAY RECAP counts per host: {'cache1': {'ok': 6, 'changed': 0, ...}}."""
+        return {
+            match["host"]: {
+                key: int(value)
+                for key, value in (pair.split("=") for pair in match["counts"].split())
+            }
+            for match in RECAP_LINE.finditer(self.output)
+        }
+
+    def changed_hosts(self) -> dict[str, int]:
+        return {host: counts["changed"] for host, counts in self.recap.items() if counts["changed"]}
+
+
+def ansible_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        LANG="C.UTF-8",
+        LC_ALL="C.UTF-8",
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+    )
+    env.update(extra or {})
+    return env
+
+
+def adhoc_results(json_output: str) -> dict[str, dict[str, Any]]:
+    """Each host's result from an ad-hoc command's json callback output. Every task of the
+    play is read: Mitogen's strategy (ansible.cfg) reports each host as a task of its own,
+    the linear strategy all hosts under one task."""
+    tasks = json.loads(json_output)["plays"][0]["tasks"]
+    return {host: result for task in tasks for host, result in task["hosts"].items()}
+
+
+def run_playbook(
+    *args: str | Path,
+    cwd: Path = REPO,
+    env: Mapping[str, str] | None = None,
+    timeout: int = 900,
+    quiet: bool = False,
+) -> PlaybookRun:
+    """Run ansible-playbook and return its exit code and output (printed unless quiet, so
+    that pytest shows it on failure)."""
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), *map(str, args)],
+        cwd=cwd,
+        env=ansible_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    if not quiet:
+        print(output)
+    return PlaybookRun(proc.returncode, output)
+
+
+def list_inventory(
+    inventory: str | Path, env: Mapping[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    """ansible-inventory --list --export: the groups and variables a play would get, without
+    connecting to any host. The caller checks the exit code (a dead source must fail)."""
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-inventory"), "-i", str(inventory), "--list", "--export"],
+        cwd=cwd,
+        env=ansible_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Drill: a rolling deploy, then a rollback, under load; count the failed requests.
+
+    python -m harness.drills.rolling_deploy  # a copy of sample_django with one change
+    python -m harness.drills.rolling_deploy --runs 3
+
+Each run:
+  1. copies sample_django/ and changes its base template (a new release: the release id
+     is a hash of the code), or deploys `--source` as it is;
+  2. sends a load to the front door, http://127.0.0.1:8080/, every request a cache miss
+     (a unique query string) so that all of it reaches the app servers, for as long as
+     `ansible-playbook playbooks/deploy.yml -e django_app_source=<copy>` runs;
+  3. does the same for `deploy.yml -e django_app_rollback=true`, back to the release
+     that ran before;
+  4. counts, for each, the failed requests (an error or a status outside 200-399), who
+     served the rest and which release (X-Release) they came from.
+Prints a table of figures; exit status 1 when a request failed or a deploy did not land.
+Traffic goes only to 127.0.0.1 and the lab's own containers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from harness.ansible_cli import REPO, run_playbook
+from harness.lab import (
+    FRONT_DOOR,
+    BackgroundLoad,
+    counts,
+    current_release,
+    markdown_table,
+    tier_diagnostics,
+)
+
+
+@dataclass(frozen=True)
+class Figures:
+    step: str
+    requests: int
+    failed: int
+    served_by: dict[str, int]
+    releases: dict[str, int]
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    playbook_seconds: float
+    landed: bool  # every web host runs the release the step meant
+    failures: dict[str, int]  # what the failed requests got: a status, or an error's name
+    # The first failed requests, each with the headers and body that name the tier that
+    # answered it, and each tier's account after the step (tier_diagnostics): why they failed.
+    failure_samples: list[str] = field(default_factory=list)
+    diagnostics: str = ""
+    output: str = field(repr=False, default="")  # deploy.yml's, for a closer look
+
+
+def current_releases(hosts: tuple[str, ...] = ("web1", "web2")) -> dict[str, str]:
+    return {host: current_release(host) for host in hosts}
+
+
+def changed_copy(into: Path, mark: str) -> Path:
+    """sample_django with one line added to its base template: a release of its own."""
+    source = into / "sample_django"
+    shutil.copytree(REPO / "sample_django", source, ignore=shutil.ignore_patterns("__pycache__"))
+    base = source / "league/templates/league/base.html"
+    base.write_text(base.read_text() + f"\n<!-- {mark} -->\n")
+    return source
+
+
+def deploy_under_load(step: str, concurrency: int, *deploy_args: str) -> Figures:
+    with BackgroundLoad(
+        FRONT_DOOR, requests=1_000_000, concurrency=concurrency, seconds=900, unique=True
+    ) as load:
+        started = time.monotonic()
+        run = run_playbook("playbooks/deploy.yml", *deploy_args, quiet=True)
+        playbook_seconds = round(time.monotonic() - started, 1)
+    if run.returncode != 0:
+        print(run.output)
+    summary = load.result.summary()
+    return Figures(
+        step=step,
+        requests=load.result.requests,
+        failed=load.result.failed,
+        served_by=summary["served_by"],
+        releases=summary["releases"],
+        p50_ms=summary["p50_ms"],
+        p95_ms=summary["p95_ms"],
+        max_ms=summary["max_ms"],
+        playbook_seconds=playbook_seconds,
+        landed=run.returncode == 0,
+        failures={
+            **{s: n for s, n in summary["statuses"].items() if not 200 <= int(s) < 400},
+            **summary["errors"],
+        },
+        failure_samples=summary["failure_samples"],
+        diagnostics=tier_diagnostics() if load.result.failed else "",
+        output=run.output,
+    )
+
+
+def run_drill(source: Path | None = None, concurrency: int = 8) -> list[Figures]:
+    """A deploy and its rollback; every web host runs the release it ran before at the end."""
+    before = current_releases()
+    with tempfile.TemporaryDirectory(prefix="djangostack-deploy-") as scratch:
+        code = source or changed_copy(Path(scratch), f"rolling deploy drill {time.time():.0f}")
+        deploy = deploy_under_load("deploy", concurrency, "-e", f"django_app_source={code}")
+    deployed = current_releases()
+    moved = len(set(deployed.values())) == 1 and deployed != before
+    rollback = deploy_under_load("rollback", concurrency, "-e", "django_app_rollback=true")
+    back = current_releases() == before
+    return [
+        replace(deploy, landed=deploy.landed and moved),
+        replace(rollback, landed=rollback.landed and back),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, help="the code to deploy (default: a changed copy)")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    figures = []
+    for number in range(1, args.runs + 1):
+        print(f"run {number}/{args.runs} (deploy, then rollback)...", flush=True)
+        figures += [(number, f) for f in run_drill(args.source, args.concurrency)]
+    columns = ["run", "step", "requests", "failed", "served by", "releases served"]
+    columns += ["p50 ms", "p95 ms", "max ms", "deploy.yml (s)", "landed", "failures"]
+    rows = [
+        (n, f.step, f"{f.requests:,}", f.failed, counts(f.served_by), counts(f.releases),
+         f.p50_ms, f.p95_ms, f.max_ms, f.playbook_seconds, "yes" if f.landed else "NO",
+         counts(f.failures))
+        for n, f in figures
+    ]  # fmt: skip
+    print()
+    print(markdown_table(columns, rows))
+    for n, f in figures:
+        if f.failed:
+            print(f"\nrun {n} {f.step}: the first failed requests, then each tier's account")
+            print("\n".join(f.failure_samples))
+            print(f.diagnostics)
+    return 1 if any(f.failed or not f.landed for _, f in figures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""What the drills share: the lab's front door, its containers, a load in the background,
+and the table of figures each drill ends with.
+
+Standard library only. Traffic goes to 127.0.0.1 and to the lab's own containers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from harness import REPO
+from harness.http_load import LoadResult, run_load
+
+FRONT_DOOR = "http://127.0.0.1:8080/"  # Varnish on varnish1, published on loopback
+PREFIX = "djangostack-"  # the lab's container names: djangostack-<inventory host>
+# The lab's secrets, generated on this controller (inventory/lab/group_vars/all/secrets.yml).
+SECRETS = REPO / ".secrets" / "lab"
+
+
+def lab_secret(name: str) -> str:
+    """One of the lab's generated secrets (mode 0600 on this controller)."""
+    path = SECRETS / name
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: run `make up` first (it generates the secrets)")
+    return path.read_text().split()[0]
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+    """One docker CLI call; its standard output."""
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=check, timeout=timeout
+    ).stdout
+
+
+def on_host(host: str, *command: str, check: bool = True) -> str:
+    """A command inside a lab host's container."""
+    return docker("exec", PREFIX + host, *command, check=check)
+
+
+def current_release(host: str) -> str:
+    """The release a web host's `current` link points at."""
+    return Path(on_host(host, "readlink", "/srv/djangostack/current").strip()).name
+
+
+# The error logs that say why a request failed, tier by tier (the drills' lab hosts).
+ERROR_LOGS = {
+    "lb1": "/var/log/nginx/error.log",
+    "web1": "/var/log/apache2/error.log",
+    "web2": "/var/log/apache2/error.log",
+}
+
+
+def tier_diagnostics(lines: int = 15) -> str:
+    """Why requests failed, tier by tier: Varnish's health view of its backends (the
+    latest probes of each, with their results; a sick one makes every miss a 503), then
+    the last lines of each tier's error log."""
+    health = on_host("varnish1", "varnishadm", "backend.list", "-p", check=False)
+    return "\n".join(
+        [f"--- varnish1: varnishadm backend.list -p\n{health}"]
+        + [
+            f"--- {host}:{path}\n" + on_host(host, "tail", "-n", str(lines), path, check=False)
+            for host, path in ERROR_LOGS.items()
+        ]
+    )
+
+
+def seconds_until(ready: Callable[[], bool], seconds: float, interval: float, what: str) -> float:
+    """Poll `ready` every `interval` seconds; the seconds it took to be true. Raises,
+    naming `what`, after `seconds`."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if ready():
+            return round(time.monotonic() - started, 1)
+        time.sleep(interval)
+    raise RuntimeError(f"{what} after {seconds:.0f} s")
+
+
+def served_by(url: str) -> str:
+    """The app server that answered `url` (its X-Served-By), or '' when none did."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.headers.get("X-Served-By", "")
+    except OSError:
+        return ""
+
+
+def wait_until_serving(host: str, seconds: float = 120) -> float:
+    """Seconds until a cache miss on the front door is served by `host`."""
+    misses = (f"{FRONT_DOOR}?back={time.time():.0f}-{n}" for n in itertools.count())
+    return seconds_until(
+        lambda: served_by(next(misses)) == host,
+        seconds,
+        0.2,
+        f"{host} does not serve the front door",
+    )
+
+
+class BackgroundLoad:
+    """http_load.run_load in a thread, for the length of a `with` block (or its own
+    bounds, whichever ends first); `.result` once the block is left."""
+
+    def __init__(self, url: str | Sequence[str], **load: Any) -> None:
+        self._stop = threading.Event()
+        self._results: list[LoadResult] = []
+        self._thread = threading.Thread(
+            target=lambda: self._results.append(run_load(url, stop=self._stop, **load))
+        )
+
+    def __enter__(self) -> BackgroundLoad:
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def elapsed(self) -> float:
+        """Seconds since the load started: the time base of its LoadResult.window()."""
+        return time.monotonic() - self.started
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.finish(stop=True)
+
+    def finish(self, stop: bool = False) -> LoadResult:
+        """Wait for the load to end (stopping it first when `stop`); its result."""
+        if stop:
+            self._stop.set()
+        self._thread.join()
+        return self.result
+
+    @property
+    def result(self) -> LoadResult:
+        (result,) = self._results
+        return result
+
+
+def counts(counter: dict[str, int]) -> str:
+    """'web1 43, web2 2,330': a counter in a table cell."""
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counter.items())) or "-"
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """The table a drill ends with, in Markdown, ready for docs/."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
