@@ -14,7 +14,16 @@ Installed editable by `make setup`, so REPO is the checkout the harness runs fro
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = REPO / "ansible_collections" / "djangostack" / "deploy"
+
+
+class CommandFailed(subprocess.CalledProcessError):
+    """A command of the harness (psql, an Ansible tool) that exited non-zero: what it
+    printed is in its message, so that pytest and the drills show why."""
+
+    def __str__(self) -> str:
+        return "\n".join(part for part in (super().__str__(), self.stdout, self.stderr) if part)

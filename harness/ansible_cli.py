@@ -1,7 +1,9 @@
 """Run Ansible from the checkout: the one place drills and tests share for it.
 
-The checkout's .venv and ansible.cfg (collections resolve through collections/), a UTF-8
-locale (ansible-core 2.19 refuses to run without one) and plain output.
+The checkout's .venv and ansible.cfg (djangostack.deploy resolves from
+ansible_collections/), a UTF-8 locale (ansible-core 2.19 refuses to run without one) and
+plain output. Everything else comes from the caller's environment: a Molecule scenario's
+tests keep Molecule's ANSIBLE_CONFIG, ANSIBLE_COLLECTIONS_PATH and MOLECULE_* variables.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import REPO
+from harness import REPO, CommandFailed
 
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$", re.MULTILINE)
@@ -62,6 +64,60 @@ def adhoc_results(json_output: str) -> dict[str, dict[str, Any]]:
     return {host: result for task in tasks for host, result in task["hosts"].items()}
 
 
+def run_ansible(
+    tool: str,
+    *args: str | Path,
+    cwd: Path = REPO,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """One of Ansible's command-line tools (ansible, ansible-playbook, ansible-inventory,
+    ansible-galaxy) from the checkout's .venv, in ansible_env, its output captured.
+    check: raise CommandFailed, with the output, when it exits non-zero."""
+    proc = subprocess.run(
+        [str(VENV_BIN / tool), *map(str, args)],
+        cwd=cwd,
+        env=ansible_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise CommandFailed(proc.returncode, proc.args, proc.stdout, proc.stderr)
+    return proc
+
+
+def adhoc(
+    pattern: str,
+    inventory: str | Path,
+    *args: str,
+    cwd: Path = REPO,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    check: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """An ad-hoc command (`ansible <pattern> -i <inventory> <args>`): each host's result,
+    read from the json callback (a failed module's result too, unless check)."""
+    json_callback = {
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+    }
+    proc = run_ansible(
+        "ansible",
+        pattern,
+        "-i",
+        inventory,
+        *args,
+        cwd=cwd,
+        env={**(env or {}), **json_callback},
+        timeout=timeout,
+        check=check,
+    )
+    return adhoc_results(proc.stdout)
+
+
 def run_playbook(
     *args: str | Path,
     cwd: Path = REPO,
@@ -71,19 +127,20 @@ def run_playbook(
 ) -> PlaybookRun:
     """Run ansible-playbook and return its exit code and output (printed unless quiet, so
     that pytest shows it on failure)."""
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), *map(str, args)],
-        cwd=cwd,
-        env=ansible_env(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    proc = run_ansible("ansible-playbook", *args, cwd=cwd, env=env, timeout=timeout)
     output = proc.stdout + proc.stderr
     if not quiet:
         print(output)
     return PlaybookRun(proc.returncode, output)
+
+
+def run_scenario_playbook(playbook: str | Path, *args: str, timeout: int = 300) -> PlaybookRun:
+    """From a role scenario's tests, while Molecule runs them: a playbook (a name in the
+    scenario's directory, such as converge.yml, or a path) on the scenario's inventory,
+    with Molecule's environment (its ANSIBLE_CONFIG and collections path)."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return run_playbook("-i", inventory, *args, scenario / playbook, timeout=timeout, quiet=True)
 
 
 def list_inventory(
@@ -91,12 +148,6 @@ def list_inventory(
 ) -> subprocess.CompletedProcess[str]:
     """ansible-inventory --list --export: the groups and variables a play would get, without
     connecting to any host. The caller checks the exit code (a dead source must fail)."""
-    return subprocess.run(
-        [str(VENV_BIN / "ansible-inventory"), "-i", str(inventory), "--list", "--export"],
-        cwd=cwd,
-        env=ansible_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_ansible(
+        "ansible-inventory", "-i", inventory, "--list", "--export", cwd=cwd, env=env, timeout=120
     )

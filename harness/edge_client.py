@@ -36,6 +36,7 @@ def request(
 
 
 def burst(client: Host, url: str, **options: Any) -> dict[str, Any]:
-    """A bounded burst from `client` with the shared load driver (harness/http_load.py)."""
-    flags = " ".join(f"--{key.replace('_', '-')}={value}" for key, value in options.items())
-    return json.loads(client.check_output(f"http-load %s {flags}", url))
+    """A bounded burst from `client` with the shared load driver (harness/http_load.py);
+    each option a flag, quoted (expect="<h1>..." is --expect='<h1>...')."""
+    flags = [f"--{key.replace('_', '-')}={value}" for key, value in options.items()]
+    return json.loads(client.check_output("http-load" + " %s" * (1 + len(flags)), url, *flags))

@@ -6,13 +6,16 @@ against 127.0.0.1) and inside the Molecule scenarios' containers (copied there b
 shared prepare step). Bounded twice: it stops after --requests requests or --seconds
 seconds, whichever comes first.
 
-A request fails when it raises (refused, reset, timed out) or answers a status outside
-200-399. Each worker keeps one keep-alive connection, as a browser does, and opens a new
-one after an error. Prints one JSON object: counts of statuses, errors, X-Served-By, X-Release and
-X-Cache values, latency percentiles, and when each failure happened.
+A request succeeds only when it answers a 2xx status (a 3xx is a failure), within
+--slow-seconds (5; a slower answer is a failure, error "Slow"), with --expect in its body
+when given (else error "UnexpectedBody"); raising (refused, reset, timed out after
+--timeout) is a failure too. Each worker keeps one keep-alive connection, as a browser does,
+and opens a new one after an error. Prints one JSON object: counts of statuses, errors,
+X-Served-By, X-Release and X-Cache values, latency percentiles, and when each failure happened.
 
     http_load.py http://127.0.0.1:8080/ --requests 2000 --concurrency 8 --seconds 60
     http_load.py http://127.0.0.1:8080/standings/ --unique   # each URL once: cache misses
+    http_load.py http://127.0.0.1:8080/ --expect '<h1>The league</h1>' --slow-seconds 2
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
+def percentile(samples: Sequence[float], share: float) -> float:
+    """Nearest rank: the first of the sorted samples with more than share * n samples up
+    to and including it (index floor(share * n)); 0.0 for none. The harness's one
+    percentile: LoadResult's and the benchmarks'."""
+    ordered = sorted(samples)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 @dataclass
 class LoadResult:
     requests: int = 0
@@ -42,6 +55,8 @@ class LoadResult:
     releases: Counter[str] = field(default_factory=Counter)  # X-Release: the app's release
     latencies_ms: list[float] = field(default_factory=list)
     started_at: list[float] = field(default_factory=list)  # seconds after the start, per request
+    # Per request, in the order of started_at: who answered (X-Served-By; "" for none).
+    answered_by: list[str] = field(default_factory=list)
     failures_at: list[float] = field(default_factory=list)  # seconds after the start
     # The first few failures as they came: which tier answered an error status shows in
     # its headers and body (Varnish's, nginx's and Apache's error pages differ).
@@ -49,20 +64,25 @@ class LoadResult:
 
     def percentile(self, share: float, since: float = 0.0, until: float = float("inf")) -> float:
         """Latency percentile of the requests started in [since, until) seconds."""
-        ordered = sorted(
+        window = [
             ms
             for ms, at in zip(self.latencies_ms, self.started_at, strict=True)
             if since <= at < until
-        )
-        if not ordered:
-            return 0.0
-        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1)
+        ]
+        return round(percentile(window, share), 1)
 
     def window(self, since: float, until: float = float("inf")) -> dict[str, Any]:
         """Counts and latencies of the requests started in [since, until) seconds."""
         return {
             "requests": sum(since <= at < until for at in self.started_at),
             "failed": sum(since <= at < until for at in self.failures_at),
+            "served_by": dict(
+                Counter(
+                    name
+                    for name, at in zip(self.answered_by, self.started_at, strict=True)
+                    if name and since <= at < until
+                )
+            ),
             "p50_ms": self.percentile(0.50, since, until),
             "p95_ms": self.percentile(0.95, since, until),
         }
@@ -107,12 +127,17 @@ def run_load(
     headers: dict[str, str] | None = None,
     unique: bool = False,
     stop: threading.Event | None = None,
+    slow_seconds: float = 5.0,
+    expect: bytes | str | None = None,
 ) -> LoadResult:
     """Send up to `requests` GETs to `url` from `concurrency` threads, for at most `seconds`
     or until `stop` is set.
 
     Several URLs (one host and port) are taken in turn. `unique` adds a different query
-    string to each request (a cache miss each time)."""
+    string to each request (a cache miss each time). A request succeeds only on a 2xx
+    status, answered within `slow_seconds` (else error "Slow"), with `expect` in its body
+    when given (else error "UnexpectedBody"); `timeout` is the socket's, per operation."""
+    expected = expect.encode() if isinstance(expect, str) else expect
     urls = [url] if isinstance(url, str) else list(url)
     splits = [urlsplit(u) for u in urls]
     if any(p.scheme != "http" or not p.hostname for p in splits):
@@ -145,8 +170,15 @@ def run_load(
                 response = conn.getresponse()
                 body = response.read()
                 status = str(response.status)
-                if not 200 <= response.status < 400:
+                answered = time.monotonic() - begun
+                if not 200 <= response.status < 300:
                     detail = describe_failure(response, body)
+                elif answered > slow_seconds:
+                    error, detail = "Slow", f"Slow {answered:.2f} s > {slow_seconds} s"
+                elif expected is not None and expected not in body:
+                    error = "UnexpectedBody"
+                    missing = expected.decode("utf-8", "replace")
+                    detail = f"{error} {missing!r}: {describe_failure(response, body)}"
                 served_by = response.getheader("X-Served-By", "")
                 x_cache = response.getheader("X-Cache", "")
                 release = response.getheader("X-Release", "")
@@ -163,9 +195,10 @@ def run_load(
                 result.requests += 1
                 result.latencies_ms.append(elapsed_ms)
                 result.started_at.append(begun - started)
+                result.answered_by.append(served_by)
                 if error:
                     result.errors[error] += 1
-                else:
+                if status:  # a Slow or UnexpectedBody answer still counts its status
                     result.statuses[status] += 1
                 if served_by:
                     result.served_by[served_by] += 1
@@ -173,7 +206,7 @@ def run_load(
                     result.x_cache[x_cache] += 1
                 if release:
                     result.releases[release] += 1
-                if error or not 200 <= int(status) < 400:
+                if error or not 200 <= int(status) < 300:
                     result.failed += 1
                     result.failures_at.append(begun - started)
                     if len(result.failure_samples) < FAILURE_SAMPLES:
@@ -199,6 +232,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=30, help="seconds per request")
     parser.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     parser.add_argument("--unique", action="store_true", help="a different query string each time")
+    parser.add_argument(
+        "--slow-seconds", type=float, default=5, help="a slower answer is a failure"
+    )
+    parser.add_argument("--expect", help="text every body must contain (else a failure)")
     args = parser.parse_args()
     headers = dict(h.split(":", 1) for h in args.header)
     result = run_load(
@@ -209,6 +246,8 @@ def main() -> int:
         timeout=args.timeout,
         headers={k.strip(): v.strip() for k, v in headers.items()},
         unique=args.unique,
+        slow_seconds=args.slow_seconds,
+        expect=args.expect,
     )
     print(json.dumps(result.summary()))
     return 0

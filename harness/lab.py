@@ -7,16 +7,17 @@ Standard library only. Traffic goes to 127.0.0.1 and to the lab's own containers
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness import REPO
+from harness import REPO, CommandFailed
 from harness.http_load import LoadResult, run_load
 
 FRONT_DOOR = "http://127.0.0.1:8080/"  # Varnish on varnish1, published on loopback
@@ -43,6 +44,40 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
 def on_host(host: str, *command: str, check: bool = True) -> str:
     """A command inside a lab host's container."""
     return docker("exec", PREFIX + host, *command, check=check)
+
+
+def psql(
+    container: str,
+    sql: str,
+    database: str = "django",
+    *,
+    user: str | None = "postgres",
+    options: Sequence[str] = ("-XAt",),
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 120,
+) -> str:
+    """psql inside a container (a lab host's is PREFIX + host): what it printed, stripped.
+
+    As `user` (runuser: by default the postgres superuser over the local socket) on
+    `database`; with user=None as the container's own user, a client: `database` is then
+    a connection string ('host=... dbname=... user=...') and `env` holds PGPASSWORD (passed
+    by name, never on a command line). check: raise CommandFailed, psql's error in it,
+    when psql fails; else return what it printed (nothing when the node is down)."""
+    runuser = ["runuser", "-u", user, "--"] if user else []
+    argv = ["docker", "exec", *(f"--env={name}" for name in env or {}), container, *runuser]
+    argv += ["psql", *options, "-d", database, "-c", sql]
+    proc = subprocess.run(
+        argv,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise CommandFailed(proc.returncode, argv, proc.stdout, proc.stderr)
+    return proc.stdout.strip()
 
 
 def current_release(host: str) -> str:

@@ -5,11 +5,14 @@
     python -m harness.benchmarks.page_latency --requests 500 --base http://127.0.0.1:8082
 
 Sequential requests (no concurrency: this is the latency a single visitor sees, not a
-load test), each on a new connection, to the home page, the standings and a team's
-season page (found by following the pages' own links). One unmeasured request per page
-comes first. Nothing sits in front of the app server: every request runs Django and its
-queries (the standings table comes from memcached for 60 s at a time, as in production).
-Bounded: loopback only, at most --requests per page.
+load test) on one keep-alive connection, as a browser's, to the home page, the standings
+and a team's season page (found by following the pages' own links), measured by the
+harness's one HTTP engine (harness/http_load.py). One unmeasured request per page comes
+first, on the same connection. Every answer must be a 2xx page of the sample app (its
+<title> ends in "djangostack"): anything else stops the benchmark, saying what came back.
+Nothing sits in front of the app server: every request runs Django and its queries (the
+standings table comes from memcached for 60 s at a time, as in production). Bounded:
+loopback only, at most --requests per page.
 """
 
 from __future__ import annotations
@@ -18,28 +21,42 @@ import argparse
 import re
 import statistics
 import sys
-import time
 import urllib.parse
 import urllib.request
 
+from harness.http_load import LoadResult, percentile, run_load
 
-def get(url: str) -> tuple[float, str, str]:
-    """Seconds for one whole response, the app server that answered, and the body."""
-    started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as response:
-        body = response.read().decode()
-        served_by = response.headers.get("X-Served-By", "?")
-    return time.perf_counter() - started, served_by, body
+# In every page of the sample app, from its base template
+# (sample_django/league/templates/league/base.html: "<title>... · djangostack</title>").
+PAGE_MARK = "djangostack</title>"
+TIMEOUT = 30.0  # seconds: the socket's, and the slowest answer measured (not judged)
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def measure(url: str, requests: int) -> LoadResult:
+    """`requests` sequential GETs of `url` on one keep-alive connection; exits, saying what
+    came back, unless every one was a 2xx page of the app."""
+    result = run_load(
+        url,
+        requests=requests,
+        concurrency=1,
+        seconds=requests * TIMEOUT,
+        timeout=TIMEOUT,
+        slow_seconds=TIMEOUT,
+        expect=PAGE_MARK,
+    )
+    if result.failed or result.requests != requests:
+        raise SystemExit(
+            f"{url}: {result.failed} of {result.requests} requests failed "
+            f"(statuses {dict(result.statuses)}, errors {dict(result.errors)}): "
+            + "; ".join(result.failure_samples)
+        )
+    return result
 
 
 def pages(base: str) -> dict[str, str]:
     """The three pages, the team season page found through the standings' links."""
-    _, _, standings = get(f"{base}/standings/")
+    with urllib.request.urlopen(f"{base}/standings/", timeout=TIMEOUT) as response:
+        standings = response.read().decode()
     team = re.search(r'href="(/teams/[^"]+/)"', standings)
     if team is None:
         raise SystemExit("no team link on /standings/: is the league loaded?")
@@ -61,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'page':<12} {'path':<18} {'min':>7} {'p50':>7} {'p95':>7} "
           f"{'p99':>7} {'max':>7} {'mean':>7}  server")  # fmt: skip
     for name, path in pages(base).items():
-        _, served_by, _ = get(base + path)
-        samples = [get(base + path)[0] for _ in range(args.requests)]
-        ms = [s * 1000 for s in samples]
+        result = measure(base + path, 1 + args.requests)
+        ms = result.latencies_ms[1:]  # in order (one at a time): the first one unmeasured
+        served_by = ",".join(sorted(result.served_by)) or "?"
         print(
             f"{name:<12} {path:<18} {min(ms):7.1f} "
             f"{percentile(ms, 0.5):7.1f} {percentile(ms, 0.95):7.1f} {percentile(ms, 0.99):7.1f} "

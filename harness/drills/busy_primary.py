@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.ansible_cli import REPO
-from harness.drills.primary_loss import container, group, inventory_hosts, live_roles, psql
-from harness.lab import markdown_table, on_host
+from harness.drills.primary_loss import container, group, inventory_hosts, live_roles
+from harness.lab import markdown_table, on_host, psql
 
 TARGETS = {"front door": "http://127.0.0.1:8080/", "load balancer": "http://127.0.0.1:8081/"}
 TIMELINE = "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"

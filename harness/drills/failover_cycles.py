@@ -49,12 +49,11 @@ from harness.drills.primary_loss import (
     inventory_hosts,
     live_roles,
     playbook,
-    psql,
     set_automatic_failover,
     start_again,
     writes_back_after,
 )
-from harness.lab import FRONT_DOOR, docker, lab_secret, markdown_table, seconds_until
+from harness.lab import FRONT_DOOR, docker, lab_secret, markdown_table, psql, seconds_until
 
 KINDS = ("pgpool", "playbook", "switchover")
 # After a kill, writes through the front door must be acknowledged again within this many
@@ -136,12 +135,17 @@ class Cycle:
     rejoin_seconds: float | None
     switch_back_seconds: float | None  # None: the intended primary already was
     synchronous_standby: str
+    # site.yml's database tier applied while the former primary was back on its old
+    # timeline: whether it kept the promoted node as the primary and left the former one
+    # alone (None: not checked, or no failure in this cycle).
+    site_kept_primary: bool | None = None
 
     @property
     def healthy(self) -> bool:
         """Nothing lost, writes back, a synchronous standby: the next cycle may start."""
         back = self.kind == "switchover" or self.writes_back_after is not None
-        return self.lost == 0 and bool(self.synchronous_standby) and back
+        site_ok = self.site_kept_primary is not False
+        return self.lost == 0 and bool(self.synchronous_standby) and back and site_ok
 
     @property
     def passed(self) -> bool:
@@ -212,11 +216,22 @@ def timed_playbook(inventory: Path, name: str, *args: str) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def run_cycle(inventory: Path, kind: str, writes: FrontDoorWrites, settle: float) -> Cycle:
+def site_keeps_primary(inventory: Path, data: dict[str, Any], former: str, promoted: str) -> bool:
+    """site.yml's database tier (`--tags database`) over a tier whose former primary is back
+    on its old timeline: it must say it leaves the former one alone, and the promoted node
+    must still be the primary after it (site.yml never demotes, re-clones or overwrites
+    the live primary)."""
+    output = playbook(inventory, "site.yml", "--tags", "database")
+    return f"{former} is a former primary" in output and primary_of(data) == promoted
+
+
+def run_cycle(
+    inventory: Path, kind: str, writes: FrontDoorWrites, settle: float, check_site: bool = False
+) -> Cycle:
     data = inventory_hosts(inventory)
     intended = group(data, "db_primary")[0]
     primary = primary_of(data)
-    back_after = rejoin_seconds = None
+    back_after = rejoin_seconds = site_kept_primary = None
     killed_at = 0.0
     events: list[tuple[float, str]] = [(time.time(), "start")]
     with writes:
@@ -248,6 +263,9 @@ def run_cycle(inventory: Path, kind: str, writes: FrontDoorWrites, settle: float
                 "no write was acknowledged after the promotion",
             )
             start_again(data, primary)
+            if check_site:
+                events.append((time.time(), "site.yml"))
+                site_kept_primary = site_keeps_primary(inventory, data, primary, standby)
             events.append((time.time(), "rejoin"))
             rejoin_seconds = timed_playbook(inventory, "rejoin.yml")
         switch_back = None
@@ -273,10 +291,13 @@ def run_cycle(inventory: Path, kind: str, writes: FrontDoorWrites, settle: float
         rejoin_seconds=rejoin_seconds,
         switch_back_seconds=switch_back,
         synchronous_standby=synchronous_standby(data, now_primary),
+        site_kept_primary=site_kept_primary,
     )
 
 
-def run_cycles(inventory: Path, cycles: int, settle: float = 3) -> list[Cycle]:
+def run_cycles(
+    inventory: Path, cycles: int, settle: float = 3, check_site: bool = False
+) -> list[Cycle]:
     """The cycles, kinds in turn; pgpool's automatic failover is off only while a
     'playbook' cycle runs. Stops at the first cycle that leaves the tier unhealthy (a
     slow one goes on: its figure fails the drill at the end)."""
@@ -296,7 +317,7 @@ def run_cycles(inventory: Path, cycles: int, settle: float = 3) -> list[Cycle]:
         if kind == "playbook":
             set_automatic_failover(inventory, automatic=False)
         try:
-            results.append(run_cycle(inventory, kind, writes, settle))
+            results.append(run_cycle(inventory, kind, writes, settle, check_site))
         finally:
             if kind == "playbook":
                 set_automatic_failover(inventory, None)
@@ -308,11 +329,12 @@ def run_cycles(inventory: Path, cycles: int, settle: float = 3) -> list[Cycle]:
 def table(results: list[Cycle]) -> str:
     columns = ["cycle", "kind", "primary before", "acknowledged writes", "lost"]
     columns += ["refused (status: count)", "writes back after kill (s)", "rejoin.yml (s)"]
-    columns += ["switchover back (s)", "synchronous standby after"]
+    columns += ["switchover back (s)", "synchronous standby after", "site.yml kept the primary"]
     rows = [
         (n, c.kind, c.primary_before, c.acknowledged, c.lost, c.refused,
          c.writes_back_after if c.writes_back_after is not None else "-",
-         c.rejoin_seconds or "-", c.switch_back_seconds or "-", c.synchronous_standby or "NONE")
+         c.rejoin_seconds or "-", c.switch_back_seconds or "-", c.synchronous_standby or "NONE",
+         {None: "-", True: "yes", False: "NO"}[c.site_kept_primary])
         for n, c in enumerate(results, 1)
     ]  # fmt: skip
     return markdown_table(columns, rows)
@@ -322,8 +344,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inventory", type=Path, default=REPO / "inventory" / "lab")
     parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument(
+        "--check-site",
+        action="store_true",
+        help="after each failure, apply site.yml's database tier with the former primary back",
+    )
     args = parser.parse_args()
-    results = run_cycles(args.inventory, args.cycles)
+    results = run_cycles(args.inventory, args.cycles, check_site=args.check_site)
     print()
     print(table(results))
     passed = len(results) == args.cycles and all(c.passed for c in results)

@@ -42,11 +42,10 @@ from harness.drills.primary_loss import (
     group,
     inventory_hosts,
     live_roles,
-    psql,
     start_writer,
     writer_result,
 )
-from harness.lab import docker
+from harness.lab import docker, psql
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.ansible_cli import REPO, VENV_BIN, adhoc_results, ansible_env, run_playbook
-from harness.lab import docker, markdown_table, seconds_until
+from harness.ansible_cli import REPO, adhoc, run_ansible, run_playbook
+from harness.lab import docker, markdown_table, psql, seconds_until
 
 WRITER = Path(__file__).resolve().parent / "write_stream.py"
 WRITER_ON_HOST = "/usr/local/bin/djangostack-write-stream"
@@ -46,14 +45,7 @@ def playbook(inventory: Path, name: str, *args: str, timeout: int = 900) -> str:
 
 
 def inventory_hosts(inventory: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [str(VENV_BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
-        cwd=REPO,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_ansible("ansible-inventory", "-i", inventory, "--list", check=True).stdout
     data = json.loads(out)
     data["_containers"] = containers(inventory)
     return data
@@ -62,19 +54,8 @@ def inventory_hosts(inventory: Path) -> dict[str, Any]:
 def containers(inventory: Path) -> dict[str, str]:
     """Each host's container: its ansible_host as Ansible renders it (the lab's is a
     template), or its name (Molecule's)."""
-    env = ansible_env(
-        {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
-    )
     debug = ["-m", "ansible.builtin.debug", "-a", "var=ansible_host"]
-    out = subprocess.run(
-        [str(VENV_BIN / "ansible"), "all", "-i", str(inventory), *debug],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    results = adhoc_results(out)
+    results = adhoc("all", inventory, *debug, check=True)
     return {
         host: str(result["ansible_host"])
         if result.get("ansible_host") not in (None, "VARIABLE IS NOT DEFINED!")
@@ -94,12 +75,6 @@ def group(data: dict[str, Any], name: str) -> list[str]:
 
 def container(data: dict[str, Any], host: str) -> str:
     return str(data["_containers"].get(host, host))
-
-
-def psql(name: str, sql: str, database: str = "django", check: bool = True) -> str:
-    """One statement as the postgres superuser, over the container's local socket."""
-    argv = ["exec", name, "runuser", "-u", "postgres", "--", "psql", "-XAt", "-d", database]
-    return docker(*argv, "-c", sql, check=check).strip()
 
 
 def live_roles(data: dict[str, Any]) -> dict[str, str]:

@@ -34,8 +34,10 @@ from pathlib import Path
 
 import psutil
 
+from harness import REPO
+from harness.lab import lab_secret
 from harness.loadtest import report
-from harness.loadtest.site import REPO, TARGETS, Catalogue, crawl, secret
+from harness.loadtest.site import TARGETS, Catalogue, crawl
 
 HERE = Path(__file__).resolve().parent
 LOCUST = Path(sys.executable).parent / "locust"
@@ -92,8 +94,8 @@ def wait_with_cpu(process: subprocess.Popen[bytes]) -> float:
 def lab_credentials() -> dict[str, str]:
     """The member's password and the API token, as the lab generated them."""
     return {
-        "LOADTEST_MEMBER_PASSWORD": secret("django_member_password"),
-        "LOADTEST_API_TOKEN": secret("django_api_token"),
+        "LOADTEST_MEMBER_PASSWORD": lab_secret("django_member_password"),
+        "LOADTEST_API_TOKEN": lab_secret("django_api_token"),
     }
 
 

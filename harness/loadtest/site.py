@@ -2,7 +2,8 @@
 credentials, and the catalogue of pages with their popularity.
 
 Standard library only: the runner (run.py) uses it before any locust process starts, and
-the locustfile reads the catalogue it writes. Traffic goes to 127.0.0.1 only.
+the locustfile reads the catalogue it writes. Traffic goes to 127.0.0.1 only. The
+member's password is one of the lab's secrets (harness.lab.lab_secret).
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import REPO
-
-SECRETS = REPO / ".secrets/lab"  # inventory/lab/group_vars/all/secrets.yml writes them
-
 # The three ways into the lab, published on loopback by lab/lab.yml: the
 # workshop's "final" state, the same without the cache, and its "initial" state.
 TARGETS = {
@@ -30,14 +27,6 @@ TARGETS = {
 CRAWL_FROM = TARGETS["web1"]
 # The member the lab creates (inventory/lab/group_vars/web.yml, ensure_member).
 MEMBER = "member"
-
-
-def secret(name: str) -> str:
-    """One of the lab's generated secrets (mode 0600 on this controller)."""
-    path = SECRETS / name
-    if not path.exists():
-        raise SystemExit(f"{path} does not exist: run `make up` first (it generates the secrets)")
-    return path.read_text().split()[0]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from harness import COLLECTION
-from harness.ansible_cli import VENV_BIN, ansible_env, run_playbook
+from harness.ansible_cli import run_ansible, run_playbook
 
 CONTAINER_PREFIX = "djangostack-galaxytest-"
 NETWORK = "djangostack-galaxytest"
@@ -61,11 +61,8 @@ def one_host_lab(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("build")
-    subprocess.run(
-        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out)],
-        cwd=COLLECTION,
-        env=ansible_env(),
-        check=True,
+    run_ansible(
+        "ansible-galaxy", "collection", "build", "--output-path", out, cwd=COLLECTION, check=True
     )
     (built,) = out.glob("djangostack-deploy-*.tar.gz")
     return built
@@ -74,20 +71,17 @@ def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     collections = tmp_path_factory.mktemp("user") / "collections"
-    subprocess.run(
-        [
-            str(VENV_BIN / "ansible-galaxy"),
-            "collection",
-            "install",
-            "--offline",
-            # Install even when a copy sits in ~/.ansible (ansible-lint puts one there).
-            "--force",
-            "-p",
-            str(collections),
-            str(tarball),
-        ],
+    run_ansible(
+        "ansible-galaxy",
+        "collection",
+        "install",
+        "--offline",
+        # Install even when a copy sits in ~/.ansible (ansible-lint puts one there).
+        "--force",
+        "-p",
+        collections,
+        tarball,
         cwd=tarball.parent,
-        env=ansible_env(),
         check=True,
     )
     return collections
@@ -179,12 +173,7 @@ def test_installed_role_runs_from_a_playbook_outside_the_repository(
 
 def collection_locations(env: dict[str, str], cwd: Path) -> list[str]:
     """The paths where ansible-galaxy finds djangostack.deploy with the given settings."""
-    listing = subprocess.run(
-        [str(VENV_BIN / "ansible-galaxy"), "collection", "list", "djangostack.deploy"],
-        cwd=cwd,
-        env=ansible_env(env),
-        capture_output=True,
-        text=True,
-        check=True,
+    listing = run_ansible(
+        "ansible-galaxy", "collection", "list", "djangostack.deploy", cwd=cwd, env=env, check=True
     ).stdout
     return [line.removeprefix("# ") for line in listing.splitlines() if line.startswith("# ")]

@@ -21,14 +21,7 @@ import boto3
 import pytest
 
 from harness import REPO
-from harness.ansible_cli import (
-    VENV_BIN,
-    PlaybookRun,
-    adhoc_results,
-    ansible_env,
-    list_inventory,
-    run_playbook,
-)
+from harness.ansible_cli import PlaybookRun, adhoc, list_inventory, run_playbook
 
 PORT = 5010  # not the rehearsal's 5000: both can run at once
 ENDPOINT = f"http://127.0.0.1:{PORT}"
@@ -272,32 +265,9 @@ def unsafe(value: Any) -> Any:
 
 def resolved(variable: str, *extra: str) -> dict[str, str]:
     """A variable of every inventory host, as a play would see it (nothing connects)."""
-    run = subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "all",
-            "-i",
-            INVENTORY,
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            f"var={variable}",
-            *extra,
-        ],
-        cwd=REPO,
-        env=ansible_env(
-            {
-                **EMULATOR_ENV,
-                "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-                "ANSIBLE_STDOUT_CALLBACK": "json",
-            }
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return {host: result[variable] for host, result in adhoc_results(run.stdout).items()}
+    debug = ["-m", "ansible.builtin.debug", "-a", f"var={variable}", *extra]
+    results = adhoc("all", INVENTORY, *debug, env=EMULATOR_ENV, check=True)
+    return {host: result[variable] for host, result in results.items()}
 
 
 def test_hosts_are_reached_on_their_private_address_or_where_the_operator_says(

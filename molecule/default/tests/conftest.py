@@ -76,13 +76,6 @@ def fetch(
         return error.code, dict(error.headers), error.read().decode()
 
 
-def psql(name: str, statement: str, database: str = "django") -> str:
-    """One statement as the postgres superuser over a database node's local socket."""
-    return lab_host(name).check_output(
-        "runuser -u postgres -- psql -XAt -d %s -c %s", database, statement
-    )
-
-
 def app_health(web: str) -> dict:
     """/healthz/ of one app server, asked from lb1 as the load balancer asks it."""
     url = f"http://{address(web, 'app')}/healthz/"
@@ -91,8 +84,3 @@ def app_health(web: str) -> dict:
         f"import urllib.request; print(urllib.request.urlopen('{url}').read().decode())",
     )
     return json.loads(answer)
-
-
-def secret(name: str) -> str:
-    """One of the lab's secrets, as generated on the controller."""
-    return (REPO / ".secrets" / "lab" / name).read_text().split()[0]

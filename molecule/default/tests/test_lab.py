@@ -7,6 +7,8 @@ import subprocess
 import pytest
 from conftest import HOSTS, PREFIX, REPO, lab_host, run_playbook
 
+from harness.lab import SECRETS
+
 
 def test_lab_playbook_changes_nothing_on_a_built_lab() -> None:
     again = run_playbook("lab/lab.yml")
@@ -37,9 +39,8 @@ def test_ports_published_on_loopback_only() -> None:
 
 
 def test_lab_secrets_stay_on_the_controller() -> None:
-    secrets = REPO / ".secrets" / "lab"
-    assert (secrets.stat().st_mode & 0o777) == 0o700
-    for secret in secrets.iterdir():
+    assert (SECRETS.stat().st_mode & 0o777) == 0o700
+    for secret in SECRETS.iterdir():
         assert (secret.stat().st_mode & 0o777) == 0o600, secret
     tracked = subprocess.run(
         ["git", "ls-files", ".secrets"], cwd=REPO, capture_output=True, text=True, check=True

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab_drill import tier_diagnostics  # drills/ (conftest puts it on the path)
-from run import run_loadtest  # harness/loadtest/run.py (conftest puts loadtest/ on the path)
+from harness.lab import tier_diagnostics
+from harness.loadtest.run import run_loadtest
 
 
 def test_a_short_load_test_through_the_front_door(tmp_path: Path) -> None:

@@ -4,13 +4,13 @@ daemons replaced, no request lost), and a bad change rolled back."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 
 import pytest
 import testinfra
 from testinfra.host import Host
+
+from harness.ansible_cli import run_scenario_playbook
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +147,8 @@ def test_the_reload_entry_point_replaces_the_daemons_under_keep_alive_load(
     assert burst.rc == 0
     slow = threading.Thread(target=slow_request)
     slow.start()
-    reload = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-         os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "reload.yml")],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
-    assert reload.returncode == 0, reload.stdout + reload.stderr
+    reload = run_scenario_playbook("reload.yml")
+    assert reload.returncode == 0, reload.output
     slow.join(timeout=30)
     assert result.get("slow") == "200"
     client.run("for i in $(seq 60); do grep -q done /tmp/burst && break; sleep 0.5; done")
@@ -168,22 +164,9 @@ def test_a_change_that_fails_configtest_is_rolled_back(web: Host, client: Host) 
     leave the running Apache serving."""
     site = "/etc/apache2/sites-available/djangostack-wsgi.conf"
     before = web.file(site).content_string
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            "-e",
-            "apache_modwsgi_server_name='two words'",
-            os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    run = run_scenario_playbook("converge.yml", "-e", "apache_modwsgi_server_name='two words'")
     assert run.returncode != 0
-    assert "apachectl configtest refused the new configuration" in run.stdout + run.stderr
+    assert "apachectl configtest refused the new configuration" in run.output
     assert web.file(site).content_string == before
     assert web.run("apachectl configtest").rc == 0
     assert (

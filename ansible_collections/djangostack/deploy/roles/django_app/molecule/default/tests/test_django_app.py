@@ -1,14 +1,15 @@
-"""The application tier end to end: sample_django deployed by site.yml, then redeployed.
+"""The django_app role: sample_django deployed by the role (converge.yml), then redeployed
+with the role's own stage and activate entry points (redeploy.yml).
 
 Pages are read from the lb host, across the network, as the load balancers will. The
-tests run in file order: the release site.yml deployed, then a new release through
-playbooks/deploy.yml while requests keep arriving, then a rollback.
+tests run in file order: the release the converge deployed, then a new release staged
+and activated while requests keep arriving, then a rollback. The rolling deploy across
+several hosts (playbooks/deploy.yml, with Varnish's ban) is the stack scenario's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -19,9 +20,9 @@ import testinfra
 from testinfra.host import Host
 
 from harness import REPO
-from harness.ansible_cli import run_playbook
+from harness.ansible_cli import run_scenario_playbook
+from harness.lab import psql
 
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 ROOT = "/srv/djangostack"
 STATIC_ROOT = "/var/www/djangostack/static"
 # Requests a page every 50 ms until told to stop; prints one status code per request
@@ -74,15 +75,14 @@ def current_release(web: Host) -> str:
 
 
 def deploy(*args: str) -> str:
-    run = run_playbook("-i", INVENTORY, "playbooks/deploy.yml", *args)
+    """The role's stage, then activate: what deploy.yml runs on each web host."""
+    run = run_scenario_playbook("redeploy.yml", *args, timeout=900)
     assert run.returncode == 0, run.output
     return run.output
 
 
 def test_home_page_is_built_from_postgresql(web: Host, lb: Host) -> None:
-    games = host("db").check_output(
-        "runuser -u postgres -- psql -XAt -d django -c 'SELECT count(*) FROM league_game'"
-    )
+    games = psql("app-db", "SELECT count(*) FROM league_game")
     assert int(games) > 500
     status, headers, body = get(lb, "/")
     assert status == 200
@@ -96,9 +96,9 @@ def test_the_app_reaches_the_database_through_the_local_pgpool(web: Host) -> Non
     assert (settings["database"]["host"], settings["database"]["port"]) == ("127.0.0.1", 5432)
     # Only pgpool answers SHOW pool_version, with the app's own credentials.
     password = settings["database"]["password"]
-    version = web.check_output(
-        f"PGPASSWORD={password} psql -XAt -h 127.0.0.1 -U django -d django -c 'SHOW pool_version'"
-    )
+    conninfo = "host=127.0.0.1 user=django dbname=django"
+    env = {"PGPASSWORD": password}
+    version = psql(web.backend.name, "SHOW pool_version", conninfo, user=None, env=env)
     assert version.startswith("4.")
 
 
@@ -153,7 +153,7 @@ def new_source(tmp_path: Path) -> Iterator[Path]:
     yield source
 
 
-def test_rolling_deploy_serves_every_request_and_rollback_returns(
+def test_a_new_release_serves_every_request_and_rollback_returns(
     web: Host, lb: Host, new_source: Path
 ) -> None:
     first = current_release(web)
@@ -176,8 +176,8 @@ def test_rolling_deploy_serves_every_request_and_rollback_returns(
     assert set(codes) == {"200"}, f"{len(codes)} requests, not all served: {sorted(set(codes))}"
 
     # The same code again is the same release: nothing changes.
-    again = run_playbook(
-        "-i", INVENTORY, "playbooks/deploy.yml", "-e", f"django_app_source={new_source}"
+    again = run_scenario_playbook(
+        "redeploy.yml", "-e", f"django_app_source={new_source}", timeout=900
     )
     assert again.returncode == 0 and again.changed_hosts() == {}, again.output
 

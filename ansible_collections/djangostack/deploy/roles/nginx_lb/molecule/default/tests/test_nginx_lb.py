@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +13,8 @@ from typing import Any
 
 import pytest
 from testinfra.host import Host
+
+from harness.ansible_cli import run_scenario_playbook
 
 # The edge scenarios' shared client code (harness/edge_client.py).
 from harness.edge_client import address, burst, host, request
@@ -161,21 +161,10 @@ def test_a_configuration_nginx_refuses_is_never_applied(lb: Host, proxy: Host, u
     """A backend name that does not resolve passes the role's own checks; only nginx -t
     can tell. The live file stays, and nginx keeps serving."""
     before = lb.file("/etc/nginx/nginx.conf").content_string
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            "-e",
-            '{"nginx_lb_backends": ["no-such-host.invalid:80"]}',
-            os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+    run = run_scenario_playbook(
+        "converge.yml", "-e", '{"nginx_lb_backends": ["no-such-host.invalid:80"]}'
     )
     assert run.returncode != 0
-    assert "host not found in upstream" in run.stdout + run.stderr
+    assert "host not found in upstream" in run.output
     assert lb.file("/etc/nginx/nginx.conf").content_string == before
     assert request(proxy, f"{url}/")[0]["status"] == "200"

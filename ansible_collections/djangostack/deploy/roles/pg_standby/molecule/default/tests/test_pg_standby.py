@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -15,14 +13,18 @@ import pytest
 import testinfra
 from testinfra.host import Host
 
+from harness import CommandFailed
+from harness.ansible_cli import PlaybookRun, adhoc, run_scenario_playbook
+from harness.lab import psql
+
 
 def host(name: str) -> Host:
     return testinfra.get_host(f"docker://pgstandby-{name}")
 
 
 def sql(node: Host, statement: str, database: str = "postgres") -> str:
-    """Run one statement as the postgres superuser over the local socket."""
-    return node.check_output("runuser -u postgres -- psql -XAt -d %s -c %s", database, statement)
+    """One statement as the postgres superuser over the node's local socket."""
+    return psql(node.backend.name, statement, database)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +70,9 @@ def test_a_committed_row_reaches_the_standby(primary: Host, standby: Host) -> No
 
 
 def test_standby_refuses_writes(standby: Host) -> None:
-    result = standby.run(
-        "runuser -u postgres -- psql -XAt -d django -c %s", "CREATE TABLE nope (id int)"
-    )
-    assert result.rc != 0
-    assert "read-only transaction" in result.stderr
+    with pytest.raises(CommandFailed) as refused:
+        sql(standby, "CREATE TABLE nope (id int)", "django")
+    assert "read-only transaction" in refused.value.stderr
 
 
 def test_standby_can_take_over_with_the_same_capacity(primary: Host, standby: Host) -> None:
@@ -128,29 +128,10 @@ def test_guard_waits_on_the_standby_too(standby: Host) -> None:
 
 def run_module(node: str, module: str, *args: str) -> dict[str, Any]:
     """Run one of the collection's modules on a scenario host, as a playbook would."""
-    env = dict(
-        os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1"
-    )
-    run = subprocess.run(
-        [
-            "ansible",
-            f"pgstandby-{node}",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            "-m",
-            f"djangostack.deploy.{module}",
-            "--become",
-            "--become-user",
-            "postgres",
-            *args,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"][f"pgstandby-{node}"]
+    name = f"pgstandby-{node}"
+    become = ("--become", "--become-user", "postgres")
+    module_args = ("-m", f"djangostack.deploy.{module}", *become, *args)
+    return adhoc(name, os.environ["MOLECULE_INVENTORY_FILE"], *module_args)[name]
 
 
 def replication_info(node: str) -> dict[str, Any]:
@@ -181,13 +162,10 @@ def test_losing_the_standby_stalls_writes_only_for_the_grace_period(
     try:
         started = time.monotonic()
         # Without the guard this commit would wait for ever; bounded here at 30 s.
-        write = primary.run(
-            "timeout 30 runuser -u postgres -- psql -XAt -d django -c %s",
-            "INSERT INTO replication_probe VALUES ('while the standby is away')",
-        )
+        write = "INSERT INTO replication_probe VALUES ('while the standby is away')"
+        psql(primary.backend.name, write, "django", timeout=30)
         stalled = time.monotonic() - started
         print(f"commit with the standby lost returned after {stalled:.1f} s")
-        assert write.rc == 0, write.stderr
         assert sql(primary, "SHOW synchronous_standby_names") == ""
     finally:
         standby.check_output("systemctl start postgresql@15-main")
@@ -225,26 +203,13 @@ REAPPLY = """
 """
 
 
-def reapply(tmp_path: Path, *extra_vars: str) -> subprocess.CompletedProcess[str]:
+def reapply(tmp_path: Path, *extra_vars: str) -> PlaybookRun:
     """Apply pg_standby to the inventory's standby again, as site.yml would."""
     playbook = tmp_path / "reapply.yml"
     playbook.write_text(REAPPLY)
     extra = [arg for var in extra_vars for arg in ("-e", var)]
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            "-e",
-            f"secrets={os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/secrets",
-            *extra,
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    secrets = f"secrets={os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/secrets"
+    return run_scenario_playbook(playbook, "-e", secrets, *extra)
 
 
 DATA = "/var/lib/postgresql/15/main"
@@ -267,8 +232,8 @@ def test_a_standby_that_cannot_start_is_moved_aside_and_cloned_afresh(
     standby.check_output(f"install -d -o postgres -g postgres {older}")
 
     run = reapply(tmp_path, "pg_standby_kept_data_directories=1")
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert "Moving its data directory aside and cloning pgstandby-primary afresh" in run.stdout
+    assert run.returncode == 0, run.output[-3000:]
+    assert "Moving its data directory aside and cloning pgstandby-primary afresh" in run.output
 
     moved = standby.check_output(f"ls -d {DATA}.moved-*").split()
     assert len(moved) == 1 and moved[0] != older, moved
@@ -319,7 +284,7 @@ def test_site_after_a_failover_never_reclones_the_new_primary(
     primary.check_output("systemctl start postgresql@15-main")  # the old primary is back
     run = reapply(tmp_path)
     assert run.returncode != 0
-    assert "is a promoted copy of the cluster of pgstandby-primary" in run.stderr, run.stderr
+    assert "is a promoted copy of the cluster of pgstandby-primary" in run.output, run.output
     # Untouched: still a primary, still holding the write made after the promotion.
     assert sql(standby, "SELECT pg_is_in_recovery()") == "f"
     assert (

@@ -3,14 +3,15 @@ that failover.yml and switchover.yml put on a primary they replace."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import testinfra
 from testinfra.host import Host
+
+from harness.ansible_cli import PlaybookRun, run_scenario_playbook
+from harness.lab import psql
 
 CLUSTER = "postgresql@15-main"
 
@@ -21,8 +22,8 @@ def node() -> Host:
 
 
 def sql(node: Host, statement: str) -> str:
-    """Run one statement as the postgres superuser over the local socket."""
-    return node.check_output("runuser -u postgres -- psql -XAt -c %s", statement)
+    """One statement as the postgres superuser over the node's local socket."""
+    return psql(node.backend.name, statement, "postgres")
 
 
 def test_sizing_comes_from_the_shared_settings(node: Host) -> None:
@@ -38,7 +39,7 @@ def test_it_listens_on_its_own_address_only(node: Host) -> None:
     assert sql(node, "SHOW listen_addresses") == address
 
 
-def fence(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def fence(tmp_path: Path) -> PlaybookRun:
     """The fence entry point, as the playbooks call it, then a plain install: the fenced node
     must stay down. Prints the facts the playbooks read."""
     playbook = tmp_path / "fence.yml"
@@ -63,21 +64,15 @@ def fence(tmp_path: Path) -> subprocess.CompletedProcess[str]:
           clean={{ postgresql_fenced_clean }}
 """
     )
-    return subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return run_scenario_playbook(playbook)
 
 
 def test_a_fenced_node_stops_cleanly_and_stays_down(node: Host, tmp_path: Path) -> None:
     sql(node, "CREATE TABLE IF NOT EXISTS fence_probe (n int); INSERT INTO fence_probe VALUES (1)")
     run = fence(tmp_path)
-    assert run.returncode == 0, run.stdout + run.stderr
-    facts = re.search(r"fenced=(\w+) lsn=(\S+) clean=(\w+)", run.stdout)
-    assert facts, run.stdout
+    assert run.returncode == 0, run.output
+    facts = re.search(r"fenced=(\w+) lsn=(\S+) clean=(\w+)", run.output)
+    assert facts, run.output
     # The unit is masked and stays down after an install; the stop was clean, so the
     # fence's LSN is the last record (the shutdown checkpoint).
     assert node.run("systemctl is-enabled %s", CLUSTER).stdout.strip() == "masked"

@@ -6,14 +6,14 @@ refuses never loaded."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 from testinfra.host import Host
+
+from harness.ansible_cli import run_scenario_playbook
 
 # The edge scenarios' shared client code (harness/edge_client.py).
 from harness.edge_client import address, host, request
@@ -52,22 +52,6 @@ def fetch(client: Host, url: str, *headers: str, method: str = "GET") -> dict[st
         headers_seen["origin"] = f"{answer['host']}#{answer['serial']}"
         headers_seen["backend_saw"] = json.dumps(answer["headers"])
     return headers_seen
-
-
-def run_playbook(playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            *extra,
-            os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], playbook),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 def backend_health(cache: Host) -> list[str]:
@@ -274,8 +258,8 @@ def test_the_ban_entry_point_drops_the_pages_of_other_releases(app: Host, url: s
         host(name).check_output("rm /etc/http-backend-release")
     fetch(app, f"{url}/release/static")
     expression = 'obj.http.X-Release != "new" && obj.http.X-Release ~ "."'
-    run = run_playbook("ban.yml", "-e", json.dumps({"varnish_ban_expression": expression}))
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = run_scenario_playbook("ban.yml", "-e", json.dumps({"varnish_ban_expression": expression}))
+    assert run.returncode == 0, run.output
     time.sleep(1)
     assert fetch(app, f"{url}/release/page")["x-cache"] == "MISS"
     assert fetch(app, f"{url}/release/static")["x-cache"] == "HIT"
@@ -298,9 +282,9 @@ def test_a_vcl_change_is_loaded_hot_and_keeps_the_cache(cache: Host, app: Host, 
     primed = fetch(app, f"{url}/pages/hot-reload")
     pids = cache.check_output("pgrep -d, varnishd")
     active_before = cache.check_output("varnishadm vcl.list | awk '$1 == \"active\" {print $NF}'")
-    run = run_playbook("converge.yml", "-e", "varnish_grace=3600")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "Load the new VCL" in run.stdout and "Restart Varnish" not in run.stdout
+    run = run_scenario_playbook("converge.yml", "-e", "varnish_grace=3600")
+    assert run.returncode == 0, run.output
+    assert "Load the new VCL" in run.output and "Restart Varnish" not in run.output
     assert cache.check_output("pgrep -d, varnishd") == pids  # neither process restarted
     active_after = cache.check_output("varnishadm vcl.list | awk '$1 == \"active\" {print $NF}'")
     assert active_after != active_before
@@ -312,9 +296,9 @@ def test_a_vcl_the_compiler_refuses_is_never_loaded(cache: Host, app: Host, url:
     """An unbalanced parenthesis passes the role's own checks; only varnishd -C can tell."""
     vcl = cache.file("/etc/varnish/djangostack.vcl").content_string
     active = cache.check_output("varnishadm vcl.list | awk '$1 == \"active\" {print $NF}'")
-    run = run_playbook("converge.yml", "-e", '{"varnish_pass_urls": ["^/admin/("]}')
+    run = run_scenario_playbook("converge.yml", "-e", '{"varnish_pass_urls": ["^/admin/("]}')
     assert run.returncode != 0
-    assert "Regexp compilation error" in run.stdout + run.stderr
+    assert "Regexp compilation error" in run.output
     assert cache.file("/etc/varnish/djangostack.vcl").content_string == vcl
     assert cache.check_output("varnishadm vcl.list | awk '$1 == \"active\" {print $NF}'") == active
     assert fetch(app, f"{url}/pages/hit")["status"] == "200"
