@@ -107,6 +107,17 @@ def tier_diagnostics(lines: int = 15) -> str:
     )
 
 
+def wait_for(check: Callable[[], bool], seconds: float, interval: float = 0.5) -> bool:
+    """Poll `check` every `interval` seconds for at most `seconds`: whether it came true
+    (asked once more at the deadline)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
 def seconds_until(ready: Callable[[], bool], seconds: float, interval: float, what: str) -> float:
     """Poll `ready` every `interval` seconds; the seconds it took to be true. Raises,
     naming `what`, after `seconds`."""

@@ -22,6 +22,6 @@ run_phase partition python -m harness.drills.partition --hold 20
 run_phase partition-standby-too python -m harness.drills.partition --hold 20 --standby-too
 # Five cycles per run: the primary lost (pgpool's failover, then failover.yml) or moved,
 # rejoined and switched back, under API writes through the front door.
-run_phase failover-cycles python -m harness.drills.failover_cycles --cycles $((5 * runs))
+run_phase failover-cycles python -m harness.drills.failover_cycles --cycles $((5 * runs)) --check-site
 run_phase rolling-deploy python -m harness.drills.rolling_deploy --runs "$runs"
 phase_summary

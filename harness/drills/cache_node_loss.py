@@ -100,6 +100,15 @@ class Figures:
         )
 
 
+def standings_lookup(line: str) -> tuple[str, bool] | None:
+    """A `watch fetchers` line's key and whether it was found, for a standings key only."""
+    match = FETCH_LINE.search(line)
+    if not match:
+        return None
+    key = urllib.parse.unquote(match["key"])
+    return (key, match["status"] == "found") if STANDINGS_KEY.match(key) else None
+
+
 class FetchLog:
     """`watch fetchers` on one node, read from the controller for the length of a `with`
     block (or `seconds`): (controller time, key, found) per get of a standings key."""
@@ -124,11 +133,9 @@ class FetchLog:
     def _read(self) -> None:
         assert self._process.stdout is not None
         for line in self._process.stdout:
-            match = FETCH_LINE.search(line)
-            if match:
-                key = urllib.parse.unquote(match["key"])
-                if STANDINGS_KEY.match(key):
-                    self.lines.append((time.monotonic(), key, match["status"] == "found"))
+            lookup = standings_lookup(line)
+            if lookup:
+                self.lines.append((time.monotonic(), *lookup))
 
     def __enter__(self) -> FetchLog:
         return self

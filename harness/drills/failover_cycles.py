@@ -218,11 +218,11 @@ def timed_playbook(inventory: Path, name: str, *args: str) -> float:
 
 def site_keeps_primary(inventory: Path, data: dict[str, Any], former: str, promoted: str) -> bool:
     """site.yml's database tier (`--tags database`) over a tier whose former primary is back
-    on its old timeline: it must say it leaves the former one alone, and the promoted node
-    must still be the primary after it (site.yml never demotes, re-clones or overwrites
-    the live primary)."""
+    on its old timeline (it answers as a primary too, until rejoin.yml): site.yml must say
+    it leaves the former one alone, and the promoted node must still be a primary after it
+    (site.yml never demotes, re-clones or overwrites the live primary)."""
     output = playbook(inventory, "site.yml", "--tags", "database")
-    return f"{former} is a former primary" in output and primary_of(data) == promoted
+    return f"{former} is a former primary" in output and live_roles(data)[promoted] == "primary"
 
 
 def run_cycle(

@@ -44,10 +44,15 @@ os.environ["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
 LAST = "test_the_lab_inventory_finds_nothing_to_change"
 
 
+# Files that break things on purpose, in the order they run after every check of the
+# healthy stack: the playbooks' refusals (which must change nothing), then the drills.
+BREAKING = {"test_refusals.py": 1, "test_drills.py": 2}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The drills break things on purpose: they run after every check of the healthy
-    stack, whatever the file order, and LAST after them."""
-    items.sort(key=lambda item: (item.name == LAST, item.path.name == "test_drills.py"))
+    """The refusals and the drills run after every check of the healthy stack, whatever
+    the file order, and LAST after them."""
+    items.sort(key=lambda item: (item.name == LAST, BREAKING.get(item.path.name, 0)))
 
 
 def lab_host(name: str) -> Host:

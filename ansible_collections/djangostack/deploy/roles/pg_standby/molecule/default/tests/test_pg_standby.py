@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from testinfra.host import Host
 
 from harness import CommandFailed
 from harness.ansible_cli import PlaybookRun, adhoc, run_scenario_playbook
-from harness.lab import psql
+from harness.lab import psql, wait_for
 
 
 def host(name: str) -> Host:
@@ -101,20 +102,16 @@ def test_standby_is_a_clone_of_the_primary(primary: Host, standby: Host) -> None
     assert sql(standby, identify) == sql(primary, identify)
 
 
-def wait_for(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
+def wait_for_soon(check: Callable[[], bool], seconds: float) -> bool:
+    """harness.lab.wait_for, polled every 0.2 s: the standby's state changes fast."""
+    return wait_for(check, seconds, interval=0.2)
 
 
 SYNC_LIST = 'ANY 1 ("pgstandby-standby")'
 
 
 def test_replication_is_synchronous(primary: Host) -> None:
-    assert wait_for(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 15)
+    assert wait_for_soon(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 15)
     assert sql(
         primary, "SELECT application_name || ' ' || sync_state FROM pg_stat_replication"
     ) == ("pgstandby-standby quorum")
@@ -170,8 +167,8 @@ def test_losing_the_standby_stalls_writes_only_for_the_grace_period(
     finally:
         standby.check_output("systemctl start postgresql@15-main")
     # Back to synchronous once the standby streams again.
-    assert wait_for(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 30)
-    assert wait_for(
+    assert wait_for_soon(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 30)
+    assert wait_for_soon(
         lambda: (
             sql(
                 standby,
@@ -191,7 +188,7 @@ REAPPLY = """
   tasks: []
 
 - name: Apply pg_standby again, as site.yml would after the failover
-  hosts: db_standby
+  hosts: "{{ reapply_hosts }}"
   vars:
     postgresql_replication_password: "{{ lookup('file', secrets ~ '/replication') }}"
     postgresql_memory_mb: 1024
@@ -203,13 +200,19 @@ REAPPLY = """
 """
 
 
-def reapply(tmp_path: Path, *extra_vars: str) -> PlaybookRun:
-    """Apply pg_standby to the inventory's standby again, as site.yml would."""
+def reapply(tmp_path: Path, *extra_vars: str, hosts: str = "db_standby") -> PlaybookRun:
+    """Apply pg_standby again, as site.yml would: to the inventory's standby, or to hosts."""
     playbook = tmp_path / "reapply.yml"
     playbook.write_text(REAPPLY)
-    extra = [arg for var in extra_vars for arg in ("-e", var)]
+    extra = [arg for var in (f"reapply_hosts={hosts}", *extra_vars) for arg in ("-e", var)]
     secrets = f"secrets={os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/secrets"
     return run_scenario_playbook(playbook, "-e", secrets, *extra)
+
+
+def said(run: PlaybookRun, message: str) -> bool:
+    """Whether the run printed message, whatever its line breaks: Ansible wraps an error,
+    and a refusal's message keeps the line breaks of its template."""
+    return message in " ".join(run.output.split())
 
 
 DATA = "/var/lib/postgresql/15/main"
@@ -239,11 +242,103 @@ def test_a_standby_that_cannot_start_is_moved_aside_and_cloned_afresh(
     assert len(moved) == 1 and moved[0] != older, moved
     assert standby.file(f"{moved[0]}/broken-on-purpose").exists
     assert sql(standby, "SELECT pg_is_in_recovery()") == "t"
-    assert wait_for(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 15)
+    assert wait_for_soon(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 15)
     marker = f"after the repair {uuid.uuid4()}"
     sql(primary, f"INSERT INTO replication_probe VALUES ('{marker}')", "django")
     count = f"SELECT count(*) FROM replication_probe WHERE marker = '{marker}'"
-    assert wait_for(lambda: sql(standby, count, "django") == "1", 15)
+    assert wait_for_soon(lambda: sql(standby, count, "django") == "1", 15)
+
+
+# A cluster of someone else's, left where the standby's data directory belongs: what an
+# operator's manual initdb, a restored backup of another application or a node moved
+# between stacks leaves behind. Its marker row is what the role must never discard.
+FOREIGN_DATABASE = "foreign_app"
+FOREIGN_MARKER = f"foreign data {uuid.uuid4()}"
+SAVED_STANDBY = "/var/lib/postgresql/15-standby-saved-by-the-test"
+SYSTEM_IDENTIFIER = "SELECT system_identifier FROM pg_control_system()"
+
+
+def data_directories(node: Host) -> list[str]:
+    """The data directory and those moved aside next to it (main.moved-<UTC time>)."""
+    return node.check_output(f"ls -d {DATA} {DATA}.moved-* 2>/dev/null || true").split()
+
+
+def foreign_cluster_state(node: Host) -> dict[str, str]:
+    """What a refusal must leave as it was: the cluster, its databases and marker row, its
+    role, and its postmaster (the same start time: not even restarted)."""
+    return {
+        "cluster": sql(node, SYSTEM_IDENTIFIER),
+        "databases": sql(node, "SELECT string_agg(datname, ' ' ORDER BY datname) FROM pg_database"),
+        "marker": sql(node, "SELECT marker FROM foreign_probe", FOREIGN_DATABASE),
+        "in recovery": sql(node, "SELECT pg_is_in_recovery()"),
+        "started at": sql(node, "SELECT pg_postmaster_start_time()"),
+        "service": node.run("systemctl is-active postgresql@15-main").stdout.strip(),
+        "standby.signal": str(node.file(f"{DATA}/standby.signal").exists),
+        "data directories": " ".join(data_directories(node)),
+    }
+
+
+def test_a_foreign_cluster_is_refused_and_left_untouched(
+    primary: Host, standby: Host, tmp_path: Path
+) -> None:
+    """The standby's data directory holds another cluster with a database of its own: the
+    role must refuse (pg_standby_force_reclone is the operator's call), and change nothing:
+    not stop it, not move it aside, not make it a standby."""
+    standby.check_output("systemctl stop postgresql@15-main")
+    # The standby's own copy is kept out of the way (the next test removes it); a new
+    # cluster is made in its place by hand, as an operator would, and started.
+    standby.check_output(f"mv --no-target-directory {DATA} {SAVED_STANDBY}")
+    standby.check_output(
+        f"runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb --pgdata {DATA}"
+        " --encoding UTF8 --locale C.UTF-8"
+    )
+    standby.check_output("systemctl start postgresql@15-main")
+    sql(standby, f"CREATE DATABASE {FOREIGN_DATABASE}")
+    sql(standby, "CREATE TABLE foreign_probe (marker text)", FOREIGN_DATABASE)
+    sql(standby, f"INSERT INTO foreign_probe VALUES ('{FOREIGN_MARKER}')", FOREIGN_DATABASE)
+    before = foreign_cluster_state(standby)
+    assert before["cluster"] != sql(primary, SYSTEM_IDENTIFIER)
+    assert before["databases"] == f"{FOREIGN_DATABASE} postgres template0 template1"
+
+    run = reapply(tmp_path)
+    assert run.returncode != 0, run.output[-3000:]
+    assert said(
+        run,
+        "pgstandby-standby holds databases of another cluster; set pg_standby_force_reclone=true"
+        " to move them aside and clone pgstandby-primary.",
+    ), run.output[-3000:]
+    assert foreign_cluster_state(standby) == before
+
+
+def test_a_forced_reclone_moves_the_foreign_cluster_aside_and_streams(
+    primary: Host, standby: Host, tmp_path: Path
+) -> None:
+    """After the refusal above, the operator's way out: pg_standby_force_reclone=true moves
+    the foreign cluster aside, whole (nothing lost), and the node is a streaming standby of
+    the primary again, as the tests after this one need."""
+    foreign = sql(standby, SYSTEM_IDENTIFIER)
+    before = data_directories(standby)
+
+    run = reapply(tmp_path, "pg_standby_force_reclone=true")
+    assert run.returncode == 0, run.output[-3000:]
+
+    moved = [path for path in data_directories(standby) if path not in before]
+    assert len(moved) == 1 and moved[0].startswith(f"{DATA}.moved-"), (before, moved)
+    # The foreign cluster, moved aside whole after a clean stop: its control file, its four
+    # databases, and its marker row's bytes on disk.
+    control = standby.check_output(f"/usr/lib/postgresql/15/bin/pg_controldata {moved[0]}")
+    assert re.search(rf"Database system identifier:\s+{foreign}\n", control), control
+    assert len(standby.check_output(f"ls {moved[0]}/base").split()) == 4
+    assert standby.run(f"grep -rlF '{FOREIGN_MARKER}' {moved[0]}/base").rc == 0
+
+    assert sql(standby, SYSTEM_IDENTIFIER) == sql(primary, SYSTEM_IDENTIFIER)
+    assert sql(standby, "SELECT pg_is_in_recovery()") == "t"
+    assert wait_for_soon(lambda: sql(primary, "SHOW synchronous_standby_names") == SYNC_LIST, 15)
+    marker = f"after the forced reclone {uuid.uuid4()}"
+    sql(primary, f"INSERT INTO replication_probe VALUES ('{marker}')", "django")
+    count = f"SELECT count(*) FROM replication_probe WHERE marker = '{marker}'"
+    assert wait_for_soon(lambda: sql(standby, count, "django") == "1", 15)
+    standby.check_output(f"rm -r {SAVED_STANDBY}")
 
 
 def test_promotion(primary: Host, standby: Host) -> None:
@@ -273,7 +368,7 @@ def test_promotion(primary: Host, standby: Host) -> None:
     assert again["changed"] is False
     assert again["msg"] == "already a primary"
     # The new primary's guard drops the copied list that named the node itself.
-    assert wait_for(lambda: sql(standby, "SHOW synchronous_standby_names") == "", 10)
+    assert wait_for_soon(lambda: sql(standby, "SHOW synchronous_standby_names") == "", 10)
 
 
 def test_site_after_a_failover_never_reclones_the_new_primary(
@@ -295,3 +390,73 @@ def test_site_after_a_failover_never_reclones_the_new_primary(
         )
         == "1"
     )
+
+
+FENCE = """
+- name: Fence the replaced primary, as failover.yml and switchover.yml do
+  hosts: pgstandby-primary
+  gather_facts: false
+  tasks:
+    - name: Stop and mask PostgreSQL, and read its last WAL position
+      ansible.builtin.include_role:
+        name: djangostack.deploy.postgresql
+        tasks_from: fence
+"""
+
+
+def fenced_node_state(node: Host) -> dict[str, str]:
+    """What a refusal must leave as it was on a fenced node: its unit masked and stopped,
+    its control file, every file of its data directory (no standby.signal added, nothing
+    rewound) and no data directory moved aside."""
+    return {
+        "unit": node.run("systemctl is-enabled postgresql@15-main").stdout.strip(),
+        "service": node.run("systemctl is-active postgresql@15-main").stdout.strip(),
+        "control": node.check_output(f"/usr/lib/postgresql/15/bin/pg_controldata {DATA}"),
+        "files": node.check_output(
+            f"cd {DATA} && find . -type f -print0 | sort -z | xargs -0 sha256sum"
+        ),
+        "data directories": " ".join(data_directories(node)),
+    }
+
+
+def test_a_fenced_former_primary_is_refused_until_rejoin(
+    primary: Host, standby: Host, tmp_path: Path
+) -> None:
+    """Last: the old primary, back and writable after the failover above, is fenced by the
+    postgresql role's fence entry point, as failover.yml and switchover.yml do. Applying
+    pg_standby to it (the inventory now naming it a standby of the promoted node) must
+    refuse and change nothing: only playbooks/rejoin.yml (pg_standby_rewind) lifts the
+    fence. Then the rejoin itself, as rejoin.yml runs it: a standby of the new primary."""
+    fence = tmp_path / "fence.yml"
+    fence.write_text(FENCE)
+    fenced = run_scenario_playbook(fence)
+    assert fenced.returncode == 0, fenced.output[-3000:]
+    before = fenced_node_state(primary)
+    assert (before["unit"], before["service"]) == ("masked", "inactive")
+    assert re.search(r"Database cluster state:\s+shut down\n", before["control"])
+    as_standby = ("pg_standby_primary_host=pgstandby-standby",)
+
+    run = reapply(tmp_path, *as_standby, hosts="pgstandby-primary")
+    assert run.returncode != 0, run.output[-3000:]
+    assert said(
+        run,
+        "pgstandby-primary is fenced (a primary replaced by failover.yml or switchover.yml):"
+        " make it a standby with playbooks/rejoin.yml",
+    ), run.output[-3000:]
+    assert fenced_node_state(primary) == before
+
+    # rejoin.yml: the new primary's slot for the node, then pg_standby with pg_standby_rewind.
+    sql(standby, "SELECT pg_create_physical_replication_slot('pgstandby_primary')")
+    rejoin = reapply(tmp_path, *as_standby, "pg_standby_rewind=true", hosts="pgstandby-primary")
+    assert rejoin.returncode == 0, rejoin.output[-3000:]
+    assert primary.run("systemctl is-enabled postgresql@15-main").stdout.strip() == "enabled"
+    assert sql(primary, "SELECT pg_is_in_recovery()") == "t"
+    assert sql(primary, "SELECT status || ' ' || slot_name FROM pg_stat_wal_receiver") == (
+        "streaming pgstandby_primary"
+    )
+    new_primary_list = 'ANY 1 ("pgstandby-primary")'
+    assert wait_for_soon(
+        lambda: sql(standby, "SHOW synchronous_standby_names") == new_primary_list, 15
+    )
+    written = "SELECT count(*) FROM replication_probe WHERE marker = 'written on the new primary'"
+    assert sql(primary, written, "django") == "1"

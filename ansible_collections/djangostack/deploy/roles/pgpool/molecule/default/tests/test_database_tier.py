@@ -14,7 +14,6 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 import testinfra
@@ -22,7 +21,7 @@ from testinfra.host import Host
 
 from harness import CommandFailed
 from harness.ansible_cli import run_scenario_playbook
-from harness.lab import psql
+from harness.lab import psql, wait_for
 
 # The app's password, as pgpool holds it: read, or in a shell script.
 READ_APP_PASSWORD = "sed -n 's/^django:TEXT//p' /etc/pgpool2/pool_passwd"
@@ -55,15 +54,6 @@ def through_pgpool(app: Host, statement: str, user: str = "django", password: st
     secret = password or app.check_output(READ_APP_PASSWORD)
     conninfo = f"host=127.0.0.1 user={user} dbname=django"
     return psql(app.backend.name, statement, conninfo, user=None, env={"PGPASSWORD": secret})
-
-
-def wait_for(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.5)
-    return check()
 
 
 def node_states(app: Host) -> list[list[str]]:
