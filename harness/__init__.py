@@ -5,6 +5,7 @@ collection never imports it.
     harness.ansible_cli   running Ansible from the checkout
     harness.lab           the lab: its containers, psql on its hosts, its secrets
     harness.http_load     HTTP measurement: the one load engine and the one percentile
+    harness.wrk           Debian's wrk, run and read: the saturating load (C, not the limit)
     harness.drills        failure drills on the lab (python -m harness.drills.<name>)
     harness.loadtest      make loadtest, compare and capacity
     harness.benchmarks    page latency and the app's profile

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import wrk
+
 CONTAINER = "djangostack-web1"
 URL = "http://127.0.0.1:8082/"  # web1 alone, published by lab/lab.yml
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -58,13 +60,6 @@ def daemon_pids(container: str) -> list[int]:
     return pids
 
 
-def wrk_rps(output: str) -> float:
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if not match:
-        raise SystemExit(f"wrk's output has no Requests/sec:\n{output}")
-    return float(match.group(1))
-
-
 def classify(raw_files: list[Path]) -> collections.Counter[str]:
     """Samples per category, from py-spy's raw (collapsed) stacks: 'frame;frame;... count'."""
     samples: collections.Counter[str] = collections.Counter()
@@ -89,11 +84,7 @@ def main() -> int:
         raise SystemExit(f"{PY_SPY} is missing: `make setup` installs py-spy into .venv")
     pids = daemon_pids(CONTAINER)
     load_seconds = args.seconds + 4
-    wrk = subprocess.Popen(
-        ["wrk", "-t2", f"-c{args.connections}", f"-d{load_seconds}s", URL],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    load = wrk.start(URL, load_seconds, args.connections, threads=2)
     time.sleep(2)  # the load is steady before sampling starts
     with tempfile.TemporaryDirectory() as folder:
         raws = [Path(folder) / f"{pid}.raw" for pid in pids]
@@ -119,8 +110,7 @@ def main() -> int:
         if any(spy.wait() != 0 for spy in spies):
             raise SystemExit("py-spy failed: it needs root (ptrace) on the daemons' PIDs")
         samples = classify(raws)
-    output, _ = wrk.communicate(timeout=60)
-    rps = wrk_rps(output)
+    rps = wrk.finish(URL, load, timeout=60).rps
     total = sum(samples.values())
     if not total:
         raise SystemExit("no sample of a request being served: is web1 answering?")

@@ -19,33 +19,25 @@ timeline changed. Exits 1 on any. Traffic goes only to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import wrk
 from harness.ansible_cli import REPO
 from harness.drills.primary_loss import container, group, inventory_hosts, live_roles
 from harness.lab import markdown_table, on_host, psql
+from harness.wrk import WrkResult
 
 TARGETS = {"front door": "http://127.0.0.1:8080/", "load balancer": "http://127.0.0.1:8081/"}
 TIMELINE = "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
 
 
 @dataclass(frozen=True)
-class Load:
-    target: str
-    requests_per_second: float
-    non_2xx: int
-    socket_errors: str
-
-
-@dataclass(frozen=True)
 class Figures:
     seconds: float
-    loads: list[Load]
+    loads: dict[str, WrkResult]  # by target name
     failovers: int  # nodes pgpool declared down, summed over the pgpool hosts
     primary: tuple[str, str]  # before, after
     timeline: tuple[str, str]
@@ -54,20 +46,6 @@ class Figures:
     def passed(self) -> bool:
         same = self.primary[0] == self.primary[1] and self.timeline[0] == self.timeline[1]
         return self.failovers == 0 and same
-
-
-def parse_wrk(target: str, output: str) -> Load:
-    rate = re.search(r"Requests/sec:\s+([0-9.]+)", output)
-    if not rate:
-        raise RuntimeError(f"wrk's output has no Requests/sec:\n{output}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    errors = re.search(r"Socket errors: (.*)", output)
-    return Load(
-        target=target,
-        requests_per_second=float(rate.group(1)),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=errors.group(1).strip() if errors else "none",
-    )
 
 
 def failovers_since(hosts: list[str], since: str) -> int:
@@ -86,19 +64,11 @@ def run_drill(inventory: Path, seconds: float, connections: int) -> Figures:
     timeline = psql(container(data, primary), TIMELINE, "postgres")
     since = on_host(group(data, "pgpool")[0], "date", "+%Y-%m-%d %H:%M:%S").strip()
     started = time.monotonic()
-    generators = {
-        name: subprocess.Popen(
-            ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for name, url in TARGETS.items()
-    }
-    loads = [
-        parse_wrk(name, process.communicate(timeout=seconds + 60)[0])
+    generators = {name: wrk.start(url, seconds, connections) for name, url in TARGETS.items()}
+    loads = {
+        name: wrk.finish(TARGETS[name], process, timeout=seconds + 60)
         for name, process in generators.items()
-    ]
+    }
     elapsed = round(time.monotonic() - started, 1)
     roles = live_roles(data)
     primary_after = next((host for host, role in roles.items() if role == "primary"), "none")
@@ -121,9 +91,9 @@ def main() -> int:
     figures = run_drill(args.inventory, args.seconds, args.connections)
     columns = ["target", "req/s", "non-2xx", "socket errors"]
     rows = [
-        (f"{load.target} ({TARGETS[load.target]})", f"{load.requests_per_second:,.0f}",
-         load.non_2xx, load.socket_errors)
-        for load in figures.loads
+        (f"{name} ({load.url})", f"{load.rps:,.0f}", load.non_2xx,
+         ", ".join(f"{kind} {count}" for kind, count in load.socket_errors.items()) or "none")
+        for name, load in figures.loads.items()
     ]  # fmt: skip
     print(markdown_table(columns, rows))
     print(

@@ -25,69 +25,24 @@ import argparse
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
+from harness import wrk as harness_wrk
 from harness.loadtest import report
 from harness.loadtest.run import default_folder
 from harness.loadtest.site import TARGETS
 from harness.loadtest.tune import converge, variant
-
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-@dataclass
-class Capacity:
-    url: str
-    requests: int
-    rps: float
-    mean_ms: float
-    p50_ms: float
-    p99_ms: float
-    failed: int  # non-2xx/3xx answers and socket errors
+from harness.wrk import WrkResult
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * UNITS_MS[unit]
-
-
-def parse_wrk(url: str, output: str) -> Capacity:
-    """wrk's --latency report as figures (its text is its only interface)."""
-
-    def find(pattern: str, default: str | None = None) -> str:
-        match = re.search(pattern, output)
-        if match:
-            return match.group(1)
-        if default is None:
-            raise ValueError(f"wrk's output has no {pattern!r}:\n{output}")
-        return default
-
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    return Capacity(
-        url=url,
-        requests=int(find(r"(\d+) requests in")),
-        rps=float(find(r"Requests/sec:\s+([\d.]+)")),
-        mean_ms=_ms(find(r"Latency\s+([\d.]+(?:us|ms|s))")),
-        p50_ms=_ms(find(r"\s50%\s+([\d.]+(?:us|ms|s))")),
-        p99_ms=_ms(find(r"\s99%\s+([\d.]+(?:us|ms|s))")),
-        failed=int(find(r"Non-2xx or 3xx responses: (\d+)", "0"))
-        + (sum(int(n) for n in errors.groups()) if errors else 0),
-    )
-
-
-def wrk(url: str, seconds: int, connections: int, threads: int) -> Capacity:
-    command = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
-    if result.returncode != 0:
-        raise SystemExit(f"{shlex.join(command)} failed:\n{result.stdout}{result.stderr}")
-    return parse_wrk(url, result.stdout)
+def wrk(url: str, seconds: int, connections: int, threads: int) -> WrkResult:
+    try:
+        return harness_wrk.run(url, seconds, connections, threads)
+    except (RuntimeError, ValueError) as error:
+        raise SystemExit(str(error)) from error
 
 
 def static_file_url() -> str:
@@ -102,7 +57,7 @@ def static_file_url() -> str:
 
 def measure_tiers(
     seconds: int = 10, connections: int = 20, threads: int = 2
-) -> dict[str, Capacity]:
+) -> dict[str, WrkResult]:
     """Each tier's figure, one after the other."""
     results = {}
     for name, url in tier_urls().items():
@@ -127,7 +82,7 @@ COLUMNS = ["run", "URL", "requests", "req/s", "mean ms", "p50 ms", "p99 ms", "fa
 WRK_DEFAULT = "wrk --latency -t2 -c20 -d10s"
 
 
-def row(name: str, c: Capacity) -> list[str]:
+def row(name: str, c: WrkResult) -> list[str]:
     return [
         name,
         c.url,
@@ -140,15 +95,15 @@ def row(name: str, c: Capacity) -> list[str]:
     ]
 
 
-def table(results: dict[str, Capacity]) -> str:
+def table(results: dict[str, WrkResult]) -> str:
     return report.markdown_table(COLUMNS, [row(name, c) for name, c in results.items()])
 
 
 def compare_variants(
     variants: list[tuple[str, str]], rounds: int, seconds: int, connections: int, threads: int
-) -> tuple[list[list[str]], list[str], list[Capacity]]:
+) -> tuple[list[list[str]], list[str], list[WrkResult]]:
     """Converge each variant in turn, `rounds` times, and measure web1 after each."""
-    results: dict[str, list[Capacity]] = {name: [] for name, _ in variants}
+    results: dict[str, list[WrkResult]] = {name: [] for name, _ in variants}
     rows: list[list[str]] = []
     url = TARGETS["web1"] + "/"
     try:
