@@ -107,15 +107,8 @@ def tier_diagnostics(lines: int = 15) -> str:
     )
 
 
-def wait_for(check: Callable[[], bool], seconds: float, interval: float = 0.5) -> bool:
-    """Poll `check` every `interval` seconds for at most `seconds`: whether it came true
-    (asked once more at the deadline)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
+class TimedOut(RuntimeError):
+    """seconds_until's `ready` never came true in time."""
 
 
 def seconds_until(ready: Callable[[], bool], seconds: float, interval: float, what: str) -> float:
@@ -126,7 +119,17 @@ def seconds_until(ready: Callable[[], bool], seconds: float, interval: float, wh
         if ready():
             return round(time.monotonic() - started, 1)
         time.sleep(interval)
-    raise RuntimeError(f"{what} after {seconds:.0f} s")
+    raise TimedOut(f"{what} after {seconds:.0f} s")
+
+
+def wait_for(check: Callable[[], bool], seconds: float, interval: float = 0.5) -> bool:
+    """seconds_until's polling, as a yes or no for a test's assert: whether `check` came
+    true within `seconds` (asked once more at the deadline)."""
+    try:
+        seconds_until(check, seconds, interval, "not yet")
+    except TimedOut:
+        return check()
+    return True
 
 
 def served_by(url: str) -> str:

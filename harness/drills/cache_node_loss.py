@@ -100,6 +100,17 @@ class Figures:
         )
 
 
+def memcached_session(commands: str, seconds: int) -> str:
+    """A bash script for a node's own container: send `commands` (printf's escapes) to
+    memcached on the address it listens on (the app network's, not loopback), then print
+    what it answers for at most `seconds`."""
+    return (
+        'address=$(ss -Htln "sport = :11211" | awk "{print \\$4}" | head -n1); '
+        f'exec 3<>"/dev/tcp/${{address%:*}}/11211" && printf "{commands}" >&3 '
+        f"&& exec timeout {seconds} cat <&3"
+    )
+
+
 def standings_lookup(line: str) -> tuple[str, bool] | None:
     """A `watch fetchers` line's key and whether it was found, for a standings key only."""
     match = FETCH_LINE.search(line)
@@ -114,11 +125,7 @@ class FetchLog:
     block (or `seconds`): (controller time, key, found) per get of a standings key."""
 
     def __init__(self, host: str, seconds: float) -> None:
-        script = (
-            'address=$(ss -Htln "sport = :11211" | awk "{print \\$4}" | head -n1); '
-            'exec 3<>"/dev/tcp/${address%:*}/11211" && printf "watch fetchers\\r\\n" >&3 '
-            f"&& exec timeout {int(seconds) + 5} cat <&3"
-        )
+        script = memcached_session("watch fetchers\\r\\n", int(seconds) + 5)
         self.host = host
         self.lines: list[tuple[float, str, bool]] = []
         self._process = subprocess.Popen(
@@ -174,11 +181,7 @@ def season_urls() -> list[str]:
 def memcached_stats(host: str) -> dict[str, int] | None:
     """The node's `stats` counters, asked on its own listening address; None when it is
     down."""
-    script = (
-        'address=$(ss -Htln "sport = :11211" | awk "{print \\$4}" | head -n1); '
-        'exec 3<>"/dev/tcp/${address%:*}/11211" && printf "stats\\r\\nquit\\r\\n" >&3 '
-        "&& timeout 5 cat <&3"
-    )
+    script = memcached_session("stats\\r\\nquit\\r\\n", 5)
     answer = on_host(host, "bash", "-c", script, check=False)
     stats = dict(re.findall(r"^STAT (\w+) (\d+)\r?$", answer, re.MULTILINE))
     return {name: int(value) for name, value in stats.items()} or None
