@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,10 @@ from typing import Any
 
 from harness import REPO, CommandFailed
 
-VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
+# The tools beside the Python running the harness (the checkout's .venv, by make's PATH):
+# never those of whatever virtualenv the caller's shell has activated, whose ansible may
+# lack the collections the checkout's has.
+VENV_BIN = Path(sys.executable).parent
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$", re.MULTILINE)
 
 

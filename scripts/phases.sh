@@ -5,13 +5,22 @@
 export LANG=C.UTF-8 LC_ALL=C.UTF-8 PATH="$PWD/.venv/bin:$PATH"
 
 _phases=() _results=() _durations=()
+# Each phase's output is also kept here, so that the summary can repeat the end of a
+# failed phase's output: a CI log cut to its last lines still shows why it failed.
+_phase_logs=$(mktemp -d /tmp/djangostack-phases.XXXXXX)
 
 # run_phase NAME COMMAND...: runs COMMAND, records whether it passed and how long it took.
 run_phase() {
   local name=$1; shift
   local start=$SECONDS rc=0
   printf '\n======== phase %s ========\n' "$name"
-  "$@" || rc=$?
+  if [ -t 1 ]; then
+    # On a terminal the output stays in sight (and in colour): nothing to repeat.
+    "$@" || rc=$?
+  else
+    { "$@" || rc=$?; echo $rc >"$_phase_logs/$name.rc"; } 2>&1 | tee "$_phase_logs/$name"
+    rc=$(cat "$_phase_logs/$name.rc")
+  fi
   local took=$((SECONDS - start))
   _phases+=("$name"); _durations+=("$took")
   if [ $rc -eq 0 ]; then _results+=(passed); else _results+=("FAILED (exit $rc)"); fi
@@ -39,6 +48,13 @@ skip_phase() {
 # phase_summary: prints the table; returns non-zero when any phase failed.
 phase_summary() {
   local i passed=0 failed=0 skipped=()
+  # The end of each failed phase's output first, so that the table stays the last thing.
+  for i in "${!_phases[@]}"; do
+    case ${_results[$i]} in passed|skipped) continue ;; esac
+    printf '\n---- the last 60 lines of phase %s ----\n' "${_phases[$i]}"
+    tail -n 60 "$_phase_logs/${_phases[$i]}" 2>/dev/null
+  done
+  rm -rf "$_phase_logs"
   printf '\n%-16s %-20s %s\n' phase result seconds
   for i in "${!_phases[@]}"; do
     printf '%-16s %-20s %s\n' "${_phases[$i]}" "${_results[$i]}" "${_durations[$i]}"
