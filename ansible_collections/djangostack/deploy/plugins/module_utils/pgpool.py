@@ -63,6 +63,8 @@ _WATCHDOG_MEMBER_LABELS = {
 # How often, and how far apart, a read that printed nothing is tried (3 s in all).
 READ_ATTEMPTS = 10
 READ_RETRY_SECONDS = 0.3
+# What a pcp program says when pgpool closed its PCP connection under it.
+DROPPED = "unable to read data from socket"
 
 
 class PcpError(Exception):
@@ -236,14 +238,21 @@ class Pcp:
         return out
 
     def read(self, program: str, *args: str) -> str:
-        """Run a read-only pcp_* program; retry while it prints nothing.
+        """Run a read-only pcp_* program; retry while it prints nothing or is cut off.
 
         With the watchdog, a failover or a new primary on another member makes every
         member's pgpool replace its PCP process. A read in that moment printed nothing and
-        exited 0 (seen on the lab, right after pcp_promote_node on the other members).
+        exited 0 (seen on the lab, right after pcp_promote_node on the other members), or
+        failed with "unable to read data from socket" (seen right after a restored primary
+        was attached). Both are safe to repeat: the read changes nothing.
         """
         for _attempt in range(READ_ATTEMPTS - 1):
-            out = self.check(program, *args)
+            try:
+                out = self.check(program, *args)
+            except PcpError as error:
+                if DROPPED not in str(error):
+                    raise
+                out = ""
             if out.strip():
                 return out
             time.sleep(READ_RETRY_SECONDS)

@@ -150,6 +150,7 @@ class FakePgpool:
     def __init__(self, node0: str, node1: str) -> None:
         self.nodes = {0: node0, 1: node1}
         self.blank_reads = 0  # reads that print nothing first, as during a watchdog failover
+        self.dropped_reads = 0  # reads whose PCP connection pgpool closes first
         self.calls: list[list[str]] = []
         self.passfiles: list[tuple[str, int, str]] = []
         self.effects: dict[str, dict[int, str]] = {
@@ -169,6 +170,9 @@ class FakePgpool:
         if program in ("pcp_node_count", "pcp_node_info") and self.blank_reads:
             self.blank_reads -= 1
             return 0, "", ""
+        if program in ("pcp_node_count", "pcp_node_info") and self.dropped_reads:
+            self.dropped_reads -= 1
+            return 1, "", "ERROR: unable to read data from socket.\n"
         if program == "pcp_node_count":
             return 0, f"{len(self.nodes)}\n", ""
         if program == "pcp_watchdog_info":
@@ -243,6 +247,16 @@ def test_reads_that_print_nothing_are_tried_again(run: Any) -> None:
     a read in that moment printed nothing and exited 0 (seen on the lab, failing repoint)."""
     pgpool = healthy()
     pgpool.blank_reads = 3
+    result = run(pgpool)
+    assert not result["failed"], result
+    assert [b["role"] for b in result["backends"]] == ["primary", "standby"]
+
+
+def test_reads_cut_off_by_pgpool_are_tried_again(run: Any) -> None:
+    """Right after a restored primary was attached, a read failed with "unable to read
+    data from socket" (seen on the lab, failing restore.yml's repoint)."""
+    pgpool = healthy()
+    pgpool.dropped_reads = 3
     result = run(pgpool)
     assert not result["failed"], result
     assert [b["role"] for b in result["backends"]] == ["primary", "standby"]
