@@ -88,6 +88,14 @@ GOOD: dict[str, dict[str, Any]] = {
         "varnish_purge_sources": ["192.0.2.60", "192.0.2.31"],
     },
     "ec2_stack": {"ec2_stack_ssh_cidrs": ["192.0.2.70/32"]},
+    # The case host is its own repository host: the repository's checks apply.
+    "pgbackrest": {
+        "pgbackrest_repository_host": "{{ inventory_hostname }}",
+        "pgbackrest_db_hosts": ["db1"],
+        "pgbackrest_tls_address": "192.0.2.90",
+        "pgbackrest_tls_dir": "/nonexistent/pgbackrest-tls",
+        "pgbackrest_cipher_pass": "a-valid-test-passphrase-of-forty-characters",
+    },
     "pgpool": {
         "pgpool_backend_hosts": ["db1"],
         "pgpool_app_password": "a-valid-test-password",
@@ -109,6 +117,19 @@ def first_task(role: str) -> str:
 AWS_DEAD_END = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
 
 CASES = [
+    ("pgbackrest", "pgbackrest_retention_full", 0),
+    ("pgbackrest", "pgbackrest_retention_diff", 0),
+    ("pgbackrest", "pgbackrest_retention_full", "two"),
+    ("pgbackrest", "pgbackrest_repo_path", "var/lib/pgbackrest"),
+    ("pgbackrest", "pgbackrest_repo_type", "nfs"),
+    ("pgbackrest", "pgbackrest_repo_type", "s3"),
+    ("pgbackrest", "pgbackrest_cipher_pass", "shorter-than-32-characters"),
+    ("pgbackrest", "pgbackrest_cipher_pass", None),
+    ("pgbackrest", "pgbackrest_tls_dir", None),
+    ("pgbackrest", "pgbackrest_tls_dir", "relative/tls"),
+    ("pgbackrest", "pgbackrest_tls_address", "0.0.0.0"),
+    ("pgbackrest", "pgbackrest_stanza", "Main Cluster"),
+    ("pgbackrest", "pgbackrest_repository_host", "backup9"),
     ("memcached", "memcached_port", "eleven"),
     ("memcached", "memcached_port", 70000),
     ("memcached", "memcached_memory_mb", [64]),
@@ -265,6 +286,11 @@ ENTRY_CASES = [
     ("django_app", "stage", "django_app_keep_releases", "three"),
     ("django_app", "activate", "django_app_secret_key", None),
     ("memcached", "status", "memcached_port", "eleven"),
+    ("memcached", "flush", "memcached_port", "eleven"),
+    ("pgbackrest", "backup", "pgbackrest_backup_type", "weekly"),
+    ("pgbackrest", "restore", "pgbackrest_restore_type", "xid"),
+    ("pgbackrest", "install", "pgbackrest_retention_full", 0),
+    ("pgbackrest", "verify", "pgbackrest_verify_counts", "many"),
     ("pgpool", "repoint", "pgpool_primary_address", None),
     ("pgpool", "repoint", "pgpool_standby_addresses", {"db2": "192.0.2.22"}),
     ("pgpool", "check_write", "pgpool_check_write_seconds", "half a minute"),
