@@ -12,7 +12,8 @@ URL="http://127.0.0.1:$PORT"
 STATE_DIR=${AWS_EMULATOR_DIR:-/var/tmp/djangostack-aws-emulator}
 PIDFILE=$STATE_DIR/moto.pid
 LOG=$STATE_DIR/moto.log
-MOTO=${MOTO_SERVER:-$PWD/.venv/bin/moto_server}
+# moto's server, with the few fixes harness/aws_emulator.py makes to answer as AWS does.
+PYTHON=${AWS_EMULATOR_PYTHON:-$PWD/.venv/bin/python}
 
 answers() { curl -fsS -o /dev/null --max-time 2 "$URL/moto-api/" 2>/dev/null; }
 running_pid() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && cat "$PIDFILE"; }
@@ -24,7 +25,7 @@ case ${1:-} in
     fi
     answers && { echo "aws_emulator: something else answers on $URL: stop it or set AWS_EMULATOR_PORT" >&2; exit 1; }
     mkdir -p "$STATE_DIR"
-    setsid "$MOTO" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 </dev/null &
+    setsid "$PYTHON" -m harness.aws_emulator -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 50); do answers && { echo "AWS emulator answers on $URL (log: $LOG)"; exit 0; }; sleep 0.2; done
     echo "aws_emulator: moto did not answer on $URL within 10 s: read $LOG" >&2; exit 1 ;;

@@ -24,4 +24,7 @@ run_phase partition-standby-too python -m harness.drills.partition --hold 20 --s
 # rejoined and switched back, under API writes through the front door.
 run_phase failover-cycles python -m harness.drills.failover_cycles --cycles $((5 * runs)) --check-site
 run_phase rolling-deploy python -m harness.drills.rolling_deploy --runs "$runs"
+# Last, once: it rewrites the database. Grown to 1 GB with the league generator (and left
+# so), a full backup under writes, a bad migration (TRUNCATE), restore.yml to just before it.
+run_phase pitr python -m harness.drills.pitr --grow-to-mb 1024
 phase_summary

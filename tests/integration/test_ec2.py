@@ -2,9 +2,11 @@
 
 The tests run in file order on one emulator, as an operator would: provision, provision
 again (nothing changes), read the inventory, check what was built against the tier
-matrix, tear down (twice), and find nothing left but what the stack does not own. The
-emulator is started here and stopped at the end; a dead endpoint must fail, never
-yield an empty inventory that passes.
+matrix, the backup host's IAM role and the bucket, tear down (twice) and find the data
+kept, then tear down naming the data and find nothing left but what the stack does not
+own. The emulator (scripts/aws_emulator.sh: moto with harness/aws_emulator.py's fixes) is
+started here and stopped at the end; a dead endpoint must fail, never yield an empty
+inventory that passes.
 """
 
 from __future__ import annotations
@@ -38,8 +40,12 @@ EMULATOR_ENV = {
     "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
 }
 INVENTORY = "inventory/ec2/aws_ec2.yml"
+BUCKET = f"{PROJECT}-123456789012-{REGION}"  # <project>-<account id>-<region>, moto's account
+BACKUP_ROLE = f"{PROJECT}-backup"
+# The repository's prefix in the bucket: the IAM policy's, and pgBackRest's repo1-path.
+REPOSITORY = "pgbackrest"
 
-# What inventory/ec2/stack.yml describes: the workshop's stack, the lab's nine hosts.
+# What inventory/ec2/stack.yml describes: the workshop's stack, the lab's ten hosts.
 GROUPS = {
     "varnish": ["varnish1"],
     "lb": ["lb1"],
@@ -50,7 +56,9 @@ GROUPS = {
     "db_primary": ["db1"],
     "db_standby": ["db2"],
     "postgres": ["db1", "db2"],
+    "backup": ["backup1"],
 }
+DATABASES = {"db1", "db2"}
 INSTANCE_TYPES = {
     "varnish1": "t3.small",
     "lb1": "t3.small",
@@ -61,10 +69,11 @@ INSTANCE_TYPES = {
     "witness1": "t3.micro",
     "db1": "t3.medium",
     "db2": "t3.medium",
+    "backup1": "t3.small",
 }
 # The tier matrix, stated independently of the role: (tier, protocol, port, source), the
 # source being another tier, the world, or the operator's block. Nothing else may get in.
-TIERS = ["varnish", "lb", "web", "pgpool", "cache", "watchdog", "postgres"]
+TIERS = ["varnish", "lb", "web", "pgpool", "cache", "watchdog", "postgres", "backup"]
 SSH = {(tier, "tcp", 22, OPERATOR_CIDR) for tier in TIERS}
 INGRESS = SSH | {
     ("varnish", "tcp", 80, "0.0.0.0/0"),
@@ -79,6 +88,9 @@ INGRESS = SSH | {
     # Every watchdog member health-checks the databases.
     ("postgres", "tcp", 5432, "watchdog"),
     ("postgres", "tcp", 5432, "postgres"),
+    # pgBackRest's TLS server, both ways: backups from the repository host, WAL to it.
+    ("postgres", "tcp", 8432, "backup"),
+    ("backup", "tcp", 8432, "postgres"),
 }
 HOST_TIERS = {
     "varnish1": {"varnish"},
@@ -90,6 +102,7 @@ HOST_TIERS = {
     "witness1": {"watchdog"},
     "db1": {"postgres"},
     "db2": {"postgres"},
+    "backup1": {"backup"},
 }
 DEBIAN_IMAGE = "debian-12-amd64-20261201-2000"
 
@@ -161,24 +174,25 @@ def strangers(emulator: None) -> dict[str, str]:
     return {"vpc": vpc, "bucket": "someone-elses-bucket"}
 
 
-def provision_vars(key_file: Path) -> str:
+def provision_vars(key_file: Path, **extra: Any) -> str:
     return json.dumps(
         {
             "ec2_stack_ssh_cidrs": [OPERATOR_CIDR],
             # The emulator's own account owns the test images (Debian's owns the real ones).
             "ec2_stack_image_owner": "123456789012",
             "ec2_stack_ssh_key_file": str(key_file),
+            **extra,
         }
     )
 
 
-def ec2_playbook(name: str, key_file: Path) -> PlaybookRun:
+def ec2_playbook(name: str, key_file: Path, **extra: Any) -> PlaybookRun:
     return run_playbook(
         "-i",
         "localhost,",
         f"playbooks/{name}.yml",
         "-e",
-        provision_vars(key_file),
+        provision_vars(key_file, **extra),
         env=EMULATOR_ENV,
     )
 
@@ -222,6 +236,27 @@ def test_a_dead_endpoint_fails_never_an_empty_inventory(tmp_path: Path) -> None:
     assert run.returncode != 0
 
 
+def test_a_bucket_in_another_region_is_refused_before_anything_is_built(
+    emulator: None, key_file: Path, strangers: dict[str, str]
+) -> None:
+    # The account already owns a bucket of that name, in us-east-1 (no location constraint).
+    elsewhere = f"{PROJECT}-made-in-us-east-1"
+    boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="emulator",
+        aws_secret_access_key="emulator",
+    ).create_bucket(Bucket=elsewhere)
+    run = ec2_playbook("provision_ec2", key_file, ec2_stack_bucket_name=elsewhere)
+    assert run.returncode != 0
+    assert (
+        f"The bucket {elsewhere} already exists in us-east-1, not in ec2_stack_region ({REGION}):"
+        " set ec2_stack_bucket_name to another name" in " ".join(run.output.split())
+    )
+    assert left_behind() == {kind: [] for kind in left_behind()}
+
+
 def test_provisioning_builds_every_host(provisioned: PlaybookRun) -> None:
     assert provisioned.returncode == 0
     assert provisioned.recap["localhost"]["changed"] > 0
@@ -263,10 +298,11 @@ def unsafe(value: Any) -> Any:
     return value["__ansible_unsafe"] if isinstance(value, dict) else value
 
 
-def resolved(variable: str, *extra: str) -> dict[str, str]:
-    """A variable of every inventory host, as a play would see it (nothing connects)."""
+def resolved(variable: str, *extra: str, hosts: str = "all") -> dict[str, str]:
+    """A variable of every inventory host (or of `hosts`), as a play would see it (nothing
+    connects)."""
     debug = ["-m", "ansible.builtin.debug", "-a", f"var={variable}", *extra]
-    results = adhoc("all", INVENTORY, *debug, env=EMULATOR_ENV, check=True)
+    results = adhoc(hosts, INVENTORY, *debug, env=EMULATOR_ENV, check=True)
     return {host: result[variable] for host, result in results.items()}
 
 
@@ -328,15 +364,130 @@ def test_instances_follow_the_variables_file(
 
 def test_bucket_blocks_public_access(provisioned: PlaybookRun) -> None:
     s3 = client("s3")
-    bucket = f"{PROJECT}-123456789012-{REGION}"
-    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
     assert block == {
         "BlockPublicAcls": True,
         "IgnorePublicAcls": True,
         "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True,
     }
-    assert {"Key": "Project", "Value": PROJECT} in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    assert {"Key": "Project", "Value": PROJECT} in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]
+
+
+def test_bucket_is_versioned_and_denies_plain_http(provisioned: PlaybookRun) -> None:
+    s3 = client("s3")
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+    assert [
+        {key: statement[key] for key in ("Effect", "Principal", "Action", "Resource", "Condition")}
+        for statement in policy["Statement"]
+    ] == [
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+def test_only_the_backup_host_carries_the_instance_profile(provisioned: PlaybookRun) -> None:
+    live = instances()
+    profiles = {
+        name: i["IamInstanceProfile"]["Arn"]
+        for name, i in live.items()
+        if "IamInstanceProfile" in i
+    }
+    assert profiles == {
+        "backup1": f"arn:aws:iam::123456789012:instance-profile/{PROJECT}/{BACKUP_ROLE}"
+    }
+    iam = client("iam")
+    profile = iam.get_instance_profile(InstanceProfileName=BACKUP_ROLE)["InstanceProfile"]
+    assert [role["RoleName"] for role in profile["Roles"]] == [BACKUP_ROLE]
+    # Only EC2 may assume the role.
+    trust = iam.get_role(RoleName=BACKUP_ROLE)["Role"]["AssumeRolePolicyDocument"]
+    assert [(s["Effect"], s["Principal"], s["Action"]) for s in trust["Statement"]] == [
+        ("Allow", {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole")
+    ]
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return sorted([value] if isinstance(value, str) else value)
+
+
+def test_the_backup_role_may_use_the_repository_prefix_and_nothing_else(
+    provisioned: PlaybookRun,
+) -> None:
+    iam = client("iam")
+    assert iam.list_attached_role_policies(RoleName=BACKUP_ROLE)["AttachedPolicies"] == []
+    [name] = iam.list_role_policies(RoleName=BACKUP_ROLE)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=BACKUP_ROLE, PolicyName=name)["PolicyDocument"]
+    grants = sorted(
+        (
+            statement["Effect"],
+            as_list(statement["Action"]),
+            as_list(statement["Resource"]),
+            statement.get("Condition"),
+        )
+        for statement in document["Statement"]
+    )
+    assert grants == [
+        (
+            "Allow",
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            [f"arn:aws:s3:::{BUCKET}/{REPOSITORY}/*"],
+            None,
+        ),
+        (
+            "Allow",
+            ["s3:ListBucket"],
+            [f"arn:aws:s3:::{BUCKET}"],
+            {"StringLike": {"s3:prefix": [f"{REPOSITORY}/*"]}},
+        ),
+    ]
+
+
+def test_the_databases_are_protected_and_their_volumes_outlive_them(
+    provisioned: PlaybookRun,
+) -> None:
+    ec2 = client("ec2")
+    live = instances()
+    protected = {
+        name: ec2.describe_instance_attribute(
+            InstanceId=instance["InstanceId"], Attribute="disableApiTermination"
+        )["DisableApiTermination"]["Value"]
+        for name, instance in live.items()
+    }
+    assert {name for name, on in protected.items() if on} == DATABASES
+    deleted_with_instance = {
+        name: {m["Ebs"]["DeleteOnTermination"] for m in instance["BlockDeviceMappings"]}
+        for name, instance in live.items()
+    }
+    assert deleted_with_instance == {name: {name not in DATABASES} for name in live}
+
+
+def test_the_backup_host_keeps_its_repository_in_the_bucket(provisioned: PlaybookRun) -> None:
+    """inventory/ec2/group_vars: the pgbackrest role's settings, as the backup host sees them."""
+    repository = {
+        variable: resolved(variable, hosts="backup")["backup1"]
+        for variable in [
+            "pgbackrest_repo_type",
+            "pgbackrest_repo_s3_bucket",
+            "pgbackrest_repo_s3_region",
+            "pgbackrest_repo_path",
+        ]
+    }
+    assert repository == {
+        "pgbackrest_repo_type": "s3",
+        "pgbackrest_repo_s3_bucket": BUCKET,
+        "pgbackrest_repo_s3_region": REGION,
+        "pgbackrest_repo_path": f"/{REPOSITORY}",
+    }
+    # The name each host's TLS certificate carries and its peers connect to.
+    assert resolved("pgbackrest_host_name") == {
+        name: i["PrivateDnsName"] for name, i in instances().items()
+    }
 
 
 def test_the_ssh_key_stays_on_the_controller(provisioned: PlaybookRun, key_file: Path) -> None:
@@ -357,8 +508,12 @@ def left_behind() -> dict[str, list[str]]:
             tags = []
         if {"Key": "Project", "Value": PROJECT} in tags:
             buckets.append(bucket["Name"])
+    iam = client("iam")
     return {
         "instances": sorted(instances()),
+        "volumes": sorted(
+            v["VolumeId"] for v in ec2.describe_volumes(Filters=tagged("Project"))["Volumes"]
+        ),
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=tagged("Project"))["Vpcs"]],
         "subnets": [
             s["SubnetId"] for s in ec2.describe_subnets(Filters=tagged("Project"))["Subnets"]
@@ -379,17 +534,86 @@ def left_behind() -> dict[str, list[str]]:
             k["KeyName"] for k in ec2.describe_key_pairs(Filters=tagged("Project"))["KeyPairs"]
         ],
         "buckets": buckets,
+        # IAM lists nothing by tag: the stack's roles and profiles are under its own path.
+        "iam_roles": [r["RoleName"] for r in iam.list_roles(PathPrefix=f"/{PROJECT}/")["Roles"]],
+        "iam_instance_profiles": [
+            p["InstanceProfileName"]
+            for p in iam.list_instance_profiles(PathPrefix=f"/{PROJECT}/")["InstanceProfiles"]
+        ],
     }
 
 
-def test_teardown_removes_all_it_made_and_only_that(
+def volume_of(host: str) -> str:
+    [volume] = client("ec2").describe_volumes(Filters=[*tagged("Project"), *tagged("Name", host)])[
+        "Volumes"
+    ]
+    return volume["VolumeId"]
+
+
+def plan(run: PlaybookRun) -> str:
+    """The teardown's plan, as printed, its lines unwrapped."""
+    start = run.output.index("TASK [djangostack.deploy.ec2_stack : Show what teardown removes")
+    end = run.output.index("TASK [", start + 1)
+    return " ".join(run.output[start:end].split())
+
+
+def test_teardown_prints_its_plan_then_removes_all_but_the_data(
     provisioned: PlaybookRun, key_file: Path, strangers: dict[str, str]
 ) -> None:
-    assert all(left_behind().values())  # the check below can see each kind
+    before = left_behind()
+    assert all(before.values())  # the checks below can see each kind
+    live = instances()
+    data = sorted(volume_of(host) for host in DATABASES)
     teardown = ec2_playbook("teardown_ec2", key_file)
     assert teardown.returncode == 0
-    assert left_behind() == {kind: [] for kind in left_behind()}
+    # The plan comes before any removal, and names all that goes and all that stays.
+    assert teardown.output.index("Show what teardown removes") < teardown.output.index(
+        "Terminate the stack's instances"
+    )
+    said = plan(teardown)
+    for name, instance in live.items():
+        assert f"remove instance {name} {instance['InstanceId']}" in said
+    for group in before["security_groups"]:
+        assert group in said
+    for volume in set(before["volumes"]) - set(data):
+        assert f"remove volume {volume}" in said
+    for volume in data:
+        assert f"KEEP volume {volume}" in said
+    assert f"KEEP bucket {BUCKET}" in said
+    assert f"remove IAM instance profile /{PROJECT}/{BACKUP_ROLE}" in said
+    assert f"remove IAM role /{PROJECT}/{BACKUP_ROLE}" in said
+    # The data stays; everything else the stack made is gone.
+    assert left_behind() == {
+        **{kind: [] for kind in before},
+        "volumes": data,
+        "buckets": [BUCKET],
+    }
     again = ec2_playbook("teardown_ec2", key_file)
+    assert again.returncode == 0
+    assert again.changed_hosts() == {}
+    ec2, s3 = client("ec2"), client("s3")
+    assert ec2.describe_vpcs(VpcIds=[strangers["vpc"]])["Vpcs"]
+    assert strangers["bucket"] in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_a_name_that_is_none_of_the_stacks_data_is_refused(key_file: Path) -> None:
+    before = left_behind()
+    run = ec2_playbook("teardown_ec2", key_file, ec2_stack_delete_data=[BUCKET, "db3"])
+    assert run.returncode != 0
+    assert "ec2_stack_delete_data names db3: each entry must be" in " ".join(run.output.split())
+    assert left_behind() == before
+
+
+def test_teardown_deletes_the_data_it_is_told_to(key_file: Path, strangers: dict[str, str]) -> None:
+    # The bucket by its name, one volume by its host's name, the other by its id.
+    named = [BUCKET, "db1", volume_of("db2")]
+    teardown = ec2_playbook("teardown_ec2", key_file, ec2_stack_delete_data=named)
+    assert teardown.returncode == 0
+    said = plan(teardown)
+    assert f"remove bucket {BUCKET}" in said
+    assert "KEEP" not in said
+    assert left_behind() == {kind: [] for kind in left_behind()}
+    again = ec2_playbook("teardown_ec2", key_file, ec2_stack_delete_data=named)
     assert again.returncode == 0
     assert again.changed_hosts() == {}
     ec2, s3 = client("ec2"), client("s3")

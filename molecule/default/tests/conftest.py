@@ -21,7 +21,7 @@ from harness.ansible_cli import PlaybookRun, list_inventory, run_playbook
 from harness.lab import PREFIX, current_release
 
 INVENTORY = REPO / "inventory" / "lab"
-HOSTS = ["varnish1", "lb1", "web1", "web2", "witness1", "cache1", "cache2", "db1", "db2"]
+HOSTS = ["varnish1", "lb1", "web1", "web2", "witness1", "cache1", "cache2", "db1", "db2", "backup1"]
 FRONT_DOOR = "http://127.0.0.1:8080"
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The drills' short versions, run after every check of the healthy stack (conftest.py
 orders them last): each breaks something under load and must cost no request. Their full
-versions: `make drills` (docs/drills.md). The failover cycles come last: they move the
-primary away and back under API writes."""
+versions: `make drills` (docs/drills.md). The failover cycles come next to last: they
+move the primary away and back under API writes. The point-in-time restore comes last:
+it rewrites the database."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from harness.drills import (
     cache_node_loss,
     failover_cycles,
     partition,
+    pitr,
     rolling_deploy,
     web_server_loss,
 )
@@ -111,3 +113,22 @@ def test_failover_cycles_lose_no_write_and_end_with_a_synchronous_standby() -> N
         assert cycle.writes_back_after is not None, cycle
         bound = failover_cycles.WRITES_BACK_WITHIN[cycle.kind]
         assert cycle.writes_back_after <= bound + 1.5, cycle
+
+
+def test_a_point_in_time_restore_brings_back_every_write_before_t_and_none_after() -> None:
+    """A full backup (backup.yml) under a stream of writes through web1's pgpool, 15 s more
+    of writes, T noted on the primary's clock, 3 s more, then a bad migration: the box
+    scores truncated through pgpool as the app. restore.yml to T: every write acknowledged
+    before T is back, none sent after it, the box scores whole, on a new timeline, with a
+    synchronous standby and the front door serving. Last: it rewrites the database. The
+    full drill: the database grown to 1 GB, two minutes of writes."""
+    figures = pitr.run_drill(INVENTORY, **pitr.SHORT)
+    print(pitr.table(figures))
+    rows = figures.rows
+    assert rows.before > 0 and rows.missing == [], rows
+    assert rows.after > 0 and rows.after_present == [], rows
+    assert figures.truncated[1] == figures.truncated[0] > 0, figures.truncated
+    assert figures.timeline[1] > figures.timeline[0], figures.timeline
+    assert figures.synchronous_standby, figures
+    assert figures.restore_seconds is not None, figures
+    assert figures.passed, figures.failures

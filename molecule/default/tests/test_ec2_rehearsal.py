@@ -19,7 +19,7 @@ EMULATOR = {
 }
 CONTRACT = [
     "varnish", "lb", "web", "pgpool", "pgpool_witness", "cache",
-    "db_primary", "db_standby", "postgres",
+    "db_primary", "db_standby", "postgres", "backup",
 ]  # fmt: skip
 
 

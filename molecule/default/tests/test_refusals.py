@@ -95,3 +95,53 @@ def test_rejoin_refuses_when_no_primary_answers(marker: str) -> None:
     assert run.returncode != 0, run.output
     assert "there is nothing to rejoin yet" in run.output, run.output
     assert_unchanged(before, marker)
+
+
+# restore.yml overwrites every database node: each refusal must come before anything
+# changes (ansible-playbook's -e key=value takes shell-like quotes).
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ([], "give restore_target"),
+        (["-e", "restore_target=latest"], "give restore_target"),
+        (
+            ["-e", "restore_target=latest", "-e", "restore_confirm=main"],
+            "restore_confirm must be the stanza's name",
+        ),
+        (
+            [
+                "-e",
+                "restore_target='2999-01-01 00:00:00+00:00'",
+                "-e",
+                "restore_confirm=djangostack",
+            ],
+            "is in the future",
+        ),
+        (
+            [
+                "-e",
+                "restore_target='2000-01-01 00:00:00+00:00'",
+                "-e",
+                "restore_confirm=djangostack",
+            ],
+            "before the end of the oldest backup",
+        ),
+        (
+            ["-e", "restore_target='2026-12-07 11:20:03'", "-e", "restore_confirm=djangostack"],
+            "has no time zone",
+        ),
+        (
+            ["-e", "restore_target=yesterday", "-e", "restore_confirm=djangostack"],
+            "restore_target must be 'latest'",
+        ),
+    ],
+)
+def test_restore_refuses_a_missing_or_unreachable_target_before_anything_changes(
+    marker: str, extra: list[str], says: str
+) -> None:
+    before = tier_state()
+    run = run_playbook("-i", INVENTORY, "playbooks/restore.yml", *extra, quiet=True)
+    assert run.returncode != 0
+    assert says in " ".join(run.output.split()), run.output[-3000:]
+    assert "Fence every database node" not in run.output
+    assert_unchanged(before, marker)

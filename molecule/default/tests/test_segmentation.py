@@ -48,6 +48,7 @@ def reachable(source: str, target: str, port: int = 9) -> bool:
         ("lb1", "web1", True),  # app
         ("web1", "db1", True),  # data
         ("db1", "db2", True),  # the peers
+        ("db1", "backup1", True),  # the WAL archive
         # The edge never reaches the data tier, nor the app servers past nginx.
         ("varnish1", "db1", False),
         ("varnish1", "db2", False),
@@ -55,6 +56,10 @@ def reachable(source: str, target: str, port: int = 9) -> bool:
         ("lb1", "db2", False),
         ("varnish1", "web1", False),
         ("cache1", "db1", False),
+        # The backup repository serves the data tier alone.
+        ("varnish1", "backup1", False),
+        ("lb1", "backup1", False),
+        ("cache1", "backup1", False),
     ],
 )
 def test_networks_segment_the_tiers(source: str, target: str, expected: bool) -> None:

@@ -1,9 +1,9 @@
-"""What restore.yml recovers to, from the operator's restore_target, checked before anything changes."""
+"""What restore.yml recovers to: the operator's restore_target, checked before any change."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -46,7 +46,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(type) (time, name or default) and C(target) for pgBackRest, and C(describe), the target in words.
+  description:
+    - C(type) (time, name or default) and C(target) for pgBackRest, and C(describe), the
+      target in words.
   type: dict
 """
 
@@ -66,7 +68,8 @@ def restore_target(value: Any, now: float, oldest_backup_end: float | None) -> d
         name = text[len(NAME_PREFIX) :]
         if not name or len(name) > NAME_MAX:
             raise AnsibleFilterError(
-                f"restore_target: a restore point's name has 1 to {NAME_MAX} characters: got {text!r}"
+                f"restore_target: a restore point's name has 1 to {NAME_MAX} characters:"
+                f" got {text!r}"
             )
         return {"type": "name", "target": name, "describe": f"the restore point {name!r}"}
     try:
@@ -86,8 +89,8 @@ def restore_target(value: Any, now: float, oldest_backup_end: float | None) -> d
         raise AnsibleFilterError(f"restore_target {text!r} is in the future (now is {_utc(now)})")
     if when < oldest_backup_end:
         raise AnsibleFilterError(
-            f"restore_target {text!r} is before the end of the oldest backup ({_utc(oldest_backup_end)}):"
-            " no backup in the repository can reach it"
+            f"restore_target {text!r} is before the end of the oldest backup"
+            f" ({_utc(oldest_backup_end)}): no backup in the repository can reach it"
         )
     target = _utc(when)
     return {"type": "time", "target": target, "describe": f"the time {target}"}
@@ -95,7 +98,7 @@ def restore_target(value: Any, now: float, oldest_backup_end: float | None) -> d
 
 def _utc(seconds: float) -> str:
     """A moment as PostgreSQL's recovery_target_time reads it, in UTC to the microsecond."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
 
 
 class FilterModule:

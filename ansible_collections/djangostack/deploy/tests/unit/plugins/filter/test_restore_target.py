@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -12,8 +12,8 @@ from ansible_collections.djangostack.deploy.plugins.filter.restore_target import
     restore_target,
 )
 
-NOW = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc).timestamp()
-OLDEST = datetime(2026, 12, 7, 11, 0, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC).timestamp()
+OLDEST = datetime(2026, 12, 7, 11, 0, 0, tzinfo=UTC).timestamp()
 
 
 def test_the_filter_is_registered() -> None:
