@@ -27,7 +27,8 @@ def test_every_segment_the_primary_closes_reaches_the_repository() -> None:
     node = PREFIX + primary()
     psql(
         node,
-        "CREATE TABLE IF NOT EXISTS archive_probe (at timestamptz); INSERT INTO archive_probe VALUES (now())",
+        "CREATE TABLE IF NOT EXISTS archive_probe (at timestamptz);"
+        " INSERT INTO archive_probe VALUES (now())",
     )
     segment = psql(node, "SELECT pg_walfile_name(pg_switch_wal())", "postgres")
 
