@@ -337,6 +337,9 @@ class BackupInfo:
     stopped_at: int  # epoch seconds
     size_mb: float  # the cluster it backed up
     repository_mb: float | None  # what it takes in the repository (compressed)
+    # The timeline its first WAL segment is on (0: unknown): a restore from a backup on an
+    # older timeline than T's replays the archive across every failover in between.
+    timeline: int = 0
 
     @property
     def mb_per_second(self) -> float | None:
@@ -362,6 +365,7 @@ def latest_backup(info_json: str, stanza: str = STANZA) -> BackupInfo | None:
         stopped_at=backup["timestamp"]["stop"],
         size_mb=round(info.get("size", 0) / MB, 1),
         repository_mb=round(repository / MB, 1) if repository is not None else None,
+        timeline=int(backup.get("archive", {}).get("start", "0")[:8] or "0", 16),
     )
 
 

@@ -116,19 +116,26 @@ def test_failover_cycles_lose_no_write_and_end_with_a_synchronous_standby() -> N
 
 
 def test_a_point_in_time_restore_brings_back_every_write_before_t_and_none_after() -> None:
-    """A full backup (backup.yml) under a stream of writes through web1's pgpool, 15 s more
-    of writes, T noted on the primary's clock, 3 s more, then a bad migration: the box
-    scores truncated through pgpool as the app. restore.yml to T: every write acknowledged
-    before T is back, none sent after it, the box scores whole, on a new timeline, with a
+    """No new backup: the newest one was taken before the failover cycles (at the build,
+    and by test_backups.py), so restoring to a T after them replays the archive across the
+    timelines of their automatic failovers, failover.yml and switchover.yml: the archive
+    followed each new primary with no hand step. A stream of writes through web1's pgpool,
+    T noted on the primary's clock, 3 s more, then a bad migration: the box scores
+    truncated through pgpool as the app. restore.yml to T: every write acknowledged before
+    T is back, none sent after it, the box scores whole, on a new timeline, with a
     synchronous standby and the front door serving. Last: it rewrites the database. The
-    full drill: the database grown to 1 GB, two minutes of writes."""
-    figures = pitr.run_drill(INVENTORY, **pitr.SHORT)
+    full drill: the database grown to 1 GB, a fresh full backup, two minutes of writes."""
+    figures = pitr.run_drill(INVENTORY, **pitr.SHORT, backup=False)
     print(pitr.table(figures))
     rows = figures.rows
     assert rows.before > 0 and rows.missing == [], rows
     assert rows.after > 0 and rows.after_present == [], rows
     assert figures.truncated[1] == figures.truncated[0] > 0, figures.truncated
     assert figures.timeline[1] > figures.timeline[0], figures.timeline
+    assert figures.backup is not None and 0 < figures.backup.timeline < figures.timeline[0], (
+        figures.backup,
+        figures.timeline,
+    )
     assert figures.synchronous_standby, figures
     assert figures.restore_seconds is not None, figures
     assert figures.passed, figures.failures
