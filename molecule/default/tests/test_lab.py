@@ -34,14 +34,16 @@ def test_ports_published_on_loopback_only() -> None:
         "varnish1": ["127.0.0.1:8080"],
         "lb1": ["127.0.0.1:8081"],
         "web1": ["127.0.0.1:8082"],
-        **{host: [] for host in ["web2", "witness1", "cache1", "cache2", "db1", "db2"]},
+        **{host: [] for host in ["web2", "witness1", "cache1", "cache2", "db1", "db2", "backup1"]},
     }
 
 
 def test_lab_secrets_stay_on_the_controller() -> None:
+    # Folders 0700 (pgBackRest's TLS files have one of their own), files 0600.
     assert (SECRETS.stat().st_mode & 0o777) == 0o700
-    for secret in SECRETS.iterdir():
-        assert (secret.stat().st_mode & 0o777) == 0o600, secret
+    for secret in SECRETS.rglob("*"):
+        mode = 0o700 if secret.is_dir() else 0o600
+        assert (secret.stat().st_mode & 0o777) == mode, secret
     tracked = subprocess.run(
         ["git", "ls-files", ".secrets"], cwd=REPO, capture_output=True, text=True, check=True
     )
