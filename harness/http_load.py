@@ -16,6 +16,7 @@ X-Served-By, X-Release and X-Cache values, latency percentiles, and when each fa
     http_load.py http://127.0.0.1:8080/ --requests 2000 --concurrency 8 --seconds 60
     http_load.py http://127.0.0.1:8080/standings/ --unique   # each URL once: cache misses
     http_load.py http://127.0.0.1:8080/ --expect '<h1>The league</h1>' --slow-seconds 2
+    http_load.py https://www.djangostack.test:8443/ --resolve 127.0.0.1 --cafile root.pem
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import argparse
 import http.client
 import itertools
 import json
+import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -118,6 +121,31 @@ def describe_failure(response: http.client.HTTPResponse, body: bytes) -> str:
     return f"{response.status} {headers} body={text!r}"
 
 
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the URL's name (SNI, the certificate's check, the Host header) at a given
+    address, as curl's --resolve does: the lab's names are in no DNS the controller uses."""
+
+    def __init__(self, host: str, port: int, address: str, **options: Any) -> None:
+        super().__init__(host, port, **options)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def connection(
+    scheme: str, host: str, port: int, timeout: float, cafile: str | None, resolve: str | None
+) -> http.client.HTTPConnection:
+    """A connection for one worker: plain HTTP, or HTTPS verified against cafile (the
+    system's CAs without it), at the address `resolve` when given."""
+    if scheme == "http":
+        return http.client.HTTPConnection(resolve or host, port, timeout=timeout)
+    context = ssl.create_default_context(cafile=cafile)
+    return PinnedHTTPSConnection(host, port, resolve or host, timeout=timeout, context=context)
+
+
 def run_load(
     url: str | Sequence[str],
     requests: int = 500,
@@ -129,6 +157,8 @@ def run_load(
     stop: threading.Event | None = None,
     slow_seconds: float = 5.0,
     expect: bytes | str | None = None,
+    cafile: str | None = None,
+    resolve: str | None = None,
 ) -> LoadResult:
     """Send up to `requests` GETs to `url` from `concurrency` threads, for at most `seconds`
     or until `stop` is set.
@@ -136,15 +166,18 @@ def run_load(
     Several URLs (one host and port) are taken in turn. `unique` adds a different query
     string to each request (a cache miss each time). A request succeeds only on a 2xx
     status, answered within `slow_seconds` (else error "Slow"), with `expect` in its body
-    when given (else error "UnexpectedBody"); `timeout` is the socket's, per operation."""
+    when given (else error "UnexpectedBody"); `timeout` is the socket's, per operation.
+    HTTPS is verified against `cafile`; `resolve` is the address to connect to instead of
+    the URL's host."""
     expected = expect.encode() if isinstance(expect, str) else expect
     urls = [url] if isinstance(url, str) else list(url)
     splits = [urlsplit(u) for u in urls]
-    if any(p.scheme != "http" or not p.hostname for p in splits):
-        raise ValueError(f"{urls}: only http:// URLs")
-    if len({(p.hostname, p.port) for p in splits}) != 1:
-        raise ValueError(f"{urls}: one host and port")
-    host, port = splits[0].hostname or "", splits[0].port or 80
+    if any(p.scheme not in ("http", "https") or not p.hostname for p in splits):
+        raise ValueError(f"{urls}: only http:// and https:// URLs")
+    if len({(p.scheme, p.hostname, p.port) for p in splits}) != 1:
+        raise ValueError(f"{urls}: one scheme, host and port")
+    scheme, host = splits[0].scheme, splits[0].hostname or ""
+    port = splits[0].port or (443 if scheme == "https" else 80)
     paths = [(p.path or "/") + (f"?{p.query}" if p.query else "") for p in splits]
     numbers = itertools.count()
     lock = threading.Lock()
@@ -165,7 +198,7 @@ def run_load(
             status = error = served_by = x_cache = release = detail = ""
             try:
                 if conn is None:
-                    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+                    conn = connection(scheme, host, port, timeout, cafile, resolve)
                 conn.request("GET", target, headers=headers or {})
                 response = conn.getresponse()
                 body = response.read()
@@ -236,6 +269,8 @@ def main() -> int:
         "--slow-seconds", type=float, default=5, help="a slower answer is a failure"
     )
     parser.add_argument("--expect", help="text every body must contain (else a failure)")
+    parser.add_argument("--cafile", help="HTTPS: the CA certificates to verify against")
+    parser.add_argument("--resolve", help="connect to this address instead of the URL's host")
     args = parser.parse_args()
     headers = dict(h.split(":", 1) for h in args.header)
     result = run_load(
@@ -248,6 +283,8 @@ def main() -> int:
         unique=args.unique,
         slow_seconds=args.slow_seconds,
         expect=args.expect,
+        cafile=args.cafile,
+        resolve=args.resolve,
     )
     print(json.dumps(result.summary()))
     return 0
