@@ -125,7 +125,7 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to the URL's name (SNI, the certificate's check, the Host header) at a given
     address, as curl's --resolve does: the lab's names are in no DNS the controller uses."""
 
-    def __init__(self, host: str, port: int, address: str, **options: Any) -> None:
+    def __init__(self, host: str, port: int | None, address: str, **options: Any) -> None:
         super().__init__(host, port, **options)
         self.address = address
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import ssl
 import subprocess
 import threading
 import time
@@ -18,12 +19,62 @@ from types import TracebackType
 from typing import Any
 
 from harness import REPO, CommandFailed
-from harness.http_load import LoadResult, run_load
+from harness.http_load import LoadResult, PinnedHTTPSConnection, run_load
 
-FRONT_DOOR = "http://127.0.0.1:8080/"  # Varnish on varnish1, published on loopback
 PREFIX = "djangostack-"  # the lab's container names: djangostack-<inventory host>
 # The lab's secrets, generated on this controller (inventory/lab/group_vars/all/secrets.yml).
 SECRETS = REPO / ".secrets" / "lab"
+
+# The front door: hitch on varnish1 (HTTPS, a certificate from the lab's ACME server),
+# published on 127.0.0.1:8443. No DNS knows the certificate's name, so clients connect to
+# FRONT_DOOR_ADDRESS and send the name (SNI, Host), as curl's --resolve does, and trust
+# the roots the lab's ACME server issued from (lab/lab.yml keeps each one it started with).
+FRONT_DOOR_NAME = "www.djangostack.test"
+FRONT_DOOR_PORT = 8443
+FRONT_DOOR = f"https://{FRONT_DOOR_NAME}:{FRONT_DOOR_PORT}/"
+FRONT_DOOR_ADDRESS = "127.0.0.1"
+ACME_ROOTS = SECRETS / "acme" / "roots.pem"
+# Varnish's port 80, published on 127.0.0.1:8080: the ACME challenge and a redirect only.
+PLAIN_FRONT_DOOR = "http://127.0.0.1:8080/"
+# curl's options for the front door's URLs.
+CURL_FRONT_DOOR = (
+    "--resolve",
+    f"{FRONT_DOOR_NAME}:{FRONT_DOOR_PORT}:{FRONT_DOOR_ADDRESS}",
+    "--cacert",
+    str(ACME_ROOTS),
+)
+
+
+def load_options(url: str | Sequence[str]) -> dict[str, str]:
+    """run_load's options for `url`: the front door's address and roots for its URLs,
+    nothing for the others."""
+    first = url if isinstance(url, str) else url[0]
+    if first.startswith(FRONT_DOOR):
+        return {"cafile": str(ACME_ROOTS), "resolve": FRONT_DOOR_ADDRESS}
+    return {}
+
+
+class _FrontDoorHTTPSHandler(urllib.request.HTTPSHandler):
+    """urllib's HTTPS for the front door's name: to FRONT_DOOR_ADDRESS, verified against
+    ACME_ROOTS."""
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        if req.host != f"{FRONT_DOOR_NAME}:{FRONT_DOOR_PORT}":
+            return super().https_open(req)
+        context = ssl.create_default_context(cafile=str(ACME_ROOTS))
+
+        def pinned(host: str, **options: Any) -> PinnedHTTPSConnection:
+            return PinnedHTTPSConnection(host, None, FRONT_DOOR_ADDRESS, **options)
+
+        return self.do_open(pinned, req, context=context)
+
+
+_OPENER = urllib.request.build_opener(_FrontDoorHTTPSHandler())
+
+
+def urlopen(url: str | urllib.request.Request, timeout: float = 10) -> Any:
+    """urllib.request.urlopen that also reaches the front door's HTTPS URLs."""
+    return _OPENER.open(url, timeout=timeout)
 
 
 def lab_secret(name: str) -> str:
@@ -135,7 +186,7 @@ def wait_for(check: Callable[[], bool], seconds: float, interval: float = 0.5) -
 def served_by(url: str) -> str:
     """The app server that answered `url` (its X-Served-By), or '' when none did."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urlopen(url, timeout=5) as response:
             return response.headers.get("X-Served-By", "")
     except OSError:
         return ""
@@ -160,7 +211,9 @@ class BackgroundLoad:
         self._stop = threading.Event()
         self._results: list[LoadResult] = []
         self._thread = threading.Thread(
-            target=lambda: self._results.append(run_load(url, stop=self._stop, **load))
+            target=lambda: self._results.append(
+                run_load(url, stop=self._stop, **{**load_options(url), **load})
+            )
         )
 
     def __enter__(self) -> BackgroundLoad:

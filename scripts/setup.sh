@@ -40,6 +40,8 @@ missing=()
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 # make capacity's load generator (C, so the stack's limit is measured, not the generator's).
 command -v wrk >/dev/null || missing+=(wrk)
+# The stack tests' scan of the front door's TLS (protocols, ciphers, certificate).
+command -v sslscan >/dev/null || missing+=(sslscan)
 # The docker client alone is not enough: install Debian's engine when nothing answers
 # and no dockerd is on the machine.
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null; then

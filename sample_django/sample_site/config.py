@@ -71,6 +71,10 @@ def load_app_config(path: Path | None = None) -> dict[str, Any]:
     ):
         raise _fail(path, "'cache_servers' must be a list of 'host:port' strings")
 
+    hsts_seconds = data.get("hsts_seconds", 0)
+    if not isinstance(hsts_seconds, int) or isinstance(hsts_seconds, bool) or hsts_seconds < 0:
+        raise _fail(path, "'hsts_seconds' must be a whole number of seconds, 0 or more")
+
     return {
         "secret_key": secret_key,
         "allowed_hosts": allowed_hosts,
@@ -82,6 +86,9 @@ def load_app_config(path: Path | None = None) -> dict[str, Any]:
         # No token configured means the write API refuses every request.
         "api_token": data.get("api_token") or "",
         "conn_max_age": int(data.get("conn_max_age", 0)),
+        # Served over HTTPS at the front door: Secure cookies, and HSTS for this long.
+        "https": bool(data.get("https", False)),
+        "hsts_seconds": hsts_seconds,
     }
 
 

@@ -48,6 +48,22 @@ STORAGES = {
 }
 # The load balancers tell the app the client's scheme (trusting Varnish's header only).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS at the front door (the varnish role's hitch): the session and CSRF cookies never
+# cross the network in clear, and browsers keep to HTTPS for hsts_seconds. The front door
+# sends the same Strict-Transport-Security on every answer, its static files included.
+SESSION_COOKIE_SECURE = _app["https"]
+CSRF_COOKIE_SECURE = _app["https"]
+SECURE_HSTS_SECONDS = _app["hsts_seconds"] if _app["https"] else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SILENCED_SYSTEM_CHECKS = [
+    # SECURE_SSL_REDIRECT: the front door answers every plain-HTTP request with the
+    # redirect before it reaches the app; behind it the tiers speak HTTP to each other, and
+    # the load balancers' health checks of /healthz/ must not be redirected.
+    "security.W008",
+    # SECURE_HSTS_PRELOAD: asking browsers to preload the site is a commitment only its
+    # operator can make (hstspreload.org), never a default.
+    "security.W021",
+]
 
 # The load balancers terminate the client connection; cookies stay on this site only.
 SESSION_COOKIE_HTTPONLY = True

@@ -106,3 +106,15 @@ def test_the_repository_holds_no_settings_file() -> None:
     # The secret comes from the deploy only: nothing that looks like app.json is committed.
     root = Path(__file__).resolve().parents[1]
     assert not list(root.rglob("app.json"))
+
+
+def test_https_and_hsts_default_off(tmp_path: Path) -> None:
+    conf = load_app_config(_write(tmp_path, GOOD))
+    assert conf["https"] is False
+    assert conf["hsts_seconds"] == 0
+
+
+@pytest.mark.parametrize("seconds", [-1, "300", 1.5, True])
+def test_a_bad_hsts_max_age_names_the_key(tmp_path: Path, seconds: Any) -> None:
+    with pytest.raises(ImproperlyConfigured, match="'hsts_seconds' must be"):
+        load_app_config(_write(tmp_path, {**GOOD, "https": True, "hsts_seconds": seconds}))

@@ -81,7 +81,7 @@ def test_https_answers_http2_with_hsts_and_a_certificate_from_the_acme_server(
 ) -> None:
     headers, _ = https(visitor, edge, "/?max_age=60")
     assert headers["status"].startswith("HTTP/2 200")
-    assert headers["strict-transport-security"] == "max-age=600"
+    assert headers["strict-transport-security"] == "max-age=600; includeSubDomains"
     rc, output = s_client(visitor, edge)
     assert rc == 0, output
     assert "Pebble Intermediate" in output
