@@ -13,9 +13,9 @@ when given (else error "UnexpectedBody"); raising (refused, reset, timed out aft
 and opens a new one after an error. Prints one JSON object: counts of statuses, errors,
 X-Served-By, X-Release and X-Cache values, latency percentiles, and when each failure happened.
 
-    http_load.py http://127.0.0.1:8080/ --requests 2000 --concurrency 8 --seconds 60
-    http_load.py http://127.0.0.1:8080/standings/ --unique   # each URL once: cache misses
-    http_load.py http://127.0.0.1:8080/ --expect '<h1>The league</h1>' --slow-seconds 2
+    http_load.py http://127.0.0.1:8081/ --requests 2000 --concurrency 8 --seconds 60
+    http_load.py http://127.0.0.1:8081/standings/ --unique   # a new query string each time
+    http_load.py http://127.0.0.1:8081/ --expect '<h1>The league</h1>' --slow-seconds 2
     http_load.py https://www.djangostack.test:8443/ --resolve 127.0.0.1 --cafile root.pem
 """
 

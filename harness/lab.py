@@ -14,9 +14,11 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from harness import REPO, CommandFailed
 from harness.http_load import LoadResult, PinnedHTTPSConnection, run_load
@@ -45,13 +47,32 @@ CURL_FRONT_DOOR = (
 )
 
 
+def is_front_door(url: str) -> bool:
+    """Whether `url` is one of the front door's HTTPS URLs (its name and port)."""
+    parts = urlsplit(url)
+    return (parts.scheme, parts.hostname, parts.port) == ("https", FRONT_DOOR_NAME, FRONT_DOOR_PORT)
+
+
 def load_options(url: str | Sequence[str]) -> dict[str, str]:
     """run_load's options for `url`: the front door's address and roots for its URLs,
     nothing for the others."""
     first = url if isinstance(url, str) else url[0]
-    if first.startswith(FRONT_DOOR):
+    if is_front_door(first):
         return {"cafile": str(ACME_ROOTS), "resolve": FRONT_DOOR_ADDRESS}
     return {}
+
+
+def pinned(url: str) -> tuple[str, dict[str, str]]:
+    """`url` for a client that can only be given a URL and headers (wrk, locust's
+    geventhttpclient): a front door URL at FRONT_DOOR_ADDRESS, with the Host header that
+    names the site; any other URL as it is, with no header. Such a client sends no SNI
+    for an address (hitch has one certificate: it answers with it) and must check the
+    certificate against FRONT_DOOR_NAME itself, if at all (wrk does not)."""
+    if not is_front_door(url):
+        return url, {}
+    parts = urlsplit(url)
+    at_address = parts._replace(netloc=f"{FRONT_DOOR_ADDRESS}:{FRONT_DOOR_PORT}")
+    return urlunsplit(at_address), {"Host": parts.netloc}
 
 
 class _FrontDoorHTTPSHandler(urllib.request.HTTPSHandler):
@@ -75,6 +96,36 @@ _OPENER = urllib.request.build_opener(_FrontDoorHTTPSHandler())
 def urlopen(url: str | urllib.request.Request, timeout: float = 10) -> Any:
     """urllib.request.urlopen that also reaches the front door's HTTPS URLs."""
     return _OPENER.open(url, timeout=timeout)
+
+
+# The tiers behind the TLS terminator, published on loopback for the tests that bypass
+# the front door: nginx on lb1 (127.0.0.1:8081) and Apache on web1 (127.0.0.1:8082).
+# Django's session and CSRF cookies are Secure, and over HTTPS (its CSRF check then asks
+# for an HTTPS Referer), because visitors only ever reach it through hitch. A client that
+# signs in or posts to these tiers over plain HTTP plays the terminator's part: it sends
+# TERMINATOR_HEADERS (Django trusts X-Forwarded-Proto, SECURE_PROXY_SSL_HEADER; nginx
+# replaces it with its own scheme for anyone but Varnish, so only web1 direct sees https),
+# and its cookie jar returns the Secure cookies over HTTP to these loopback addresses
+# (TerminatorCookiePolicy): on loopback there is no network to keep them from.
+TERMINATOR_HEADERS = {"X-Forwarded-Proto": "https"}
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def behind_terminator(url: str) -> bool:
+    """Whether `url` reaches a tier behind the TLS terminator directly: plain HTTP on
+    loopback (the lab's published ports; Varnish's own port 80 only redirects)."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK
+
+
+class TerminatorCookiePolicy(DefaultCookiePolicy):
+    """The default policy, except that Secure cookies also go back over plain HTTP to the
+    tiers behind the terminator (behind_terminator), as they would through it."""
+
+    def return_ok_secure(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return behind_terminator(request.get_full_url()) or super().return_ok_secure(
+            cookie, request
+        )
 
 
 def lab_secret(name: str) -> str:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from harness.lab import pinned
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 SOCKET_ERRORS = ("connect", "read", "write", "timeout")
@@ -67,15 +70,36 @@ def parse(url: str, output: str) -> WrkResult:
     )
 
 
-def command(url: str, seconds: float, connections: int, threads: int = 1) -> list[str]:
-    """wrk with its latency distribution, bounded by `seconds`."""
-    return ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", url]
+def command(
+    url: str,
+    seconds: float,
+    connections: int,
+    threads: int = 1,
+    prefix: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> list[str]:
+    """wrk with its latency distribution, bounded by `seconds`. A front door URL is sent
+    to the front door's address with the site's name as Host (harness.lab.pinned): wrk
+    has no --resolve, and checks no certificate. `prefix` runs wrk under another command
+    (nsenter, to send from inside a container's network); `headers` are sent as well."""
+    target, pinned_headers = pinned(url)
+    sent = {**pinned_headers, **(headers or {})}
+    options = [part for name, value in sent.items() for part in ("-H", f"{name}: {value}")]
+    bounds = [f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s"]
+    return [*prefix, "wrk", "--latency", *bounds, *options, target]
 
 
-def start(url: str, seconds: float, connections: int, threads: int = 1) -> subprocess.Popen[str]:
+def start(
+    url: str,
+    seconds: float,
+    connections: int,
+    threads: int = 1,
+    prefix: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> subprocess.Popen[str]:
     """wrk in the background (several at once, or beside a profiler); `finish` reads it."""
     return subprocess.Popen(
-        command(url, seconds, connections, threads),
+        command(url, seconds, connections, threads, prefix, headers),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -89,5 +113,13 @@ def finish(url: str, process: subprocess.Popen[str], timeout: float) -> WrkResul
     return parse(url, output)
 
 
-def run(url: str, seconds: float, connections: int, threads: int = 1) -> WrkResult:
-    return finish(url, start(url, seconds, connections, threads), timeout=seconds + 30)
+def run(
+    url: str,
+    seconds: float,
+    connections: int,
+    threads: int = 1,
+    prefix: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> WrkResult:
+    process = start(url, seconds, connections, threads, prefix, headers)
+    return finish(url, process, timeout=seconds + 30)

@@ -18,5 +18,7 @@ run_phase setup bash scripts/setup.sh &&
   run_phase site ansible-playbook "${inventory[@]}" playbooks/site.yml &&
   run_phase smoke ansible-playbook "${inventory[@]}" playbooks/smoke.yml
 phase_summary || exit 1
-echo "The rehearsal is up: the stack the EC2 inventory describes answers on http://127.0.0.1:8080/."
+echo "The rehearsal is up: the stack the EC2 inventory describes answers on https://www.djangostack.test:8443/"
+echo "  (at 127.0.0.1; http://127.0.0.1:8080/ only redirects there):"
+echo "  curl --http2 -sI --resolve www.djangostack.test:8443:127.0.0.1 --cacert .secrets/lab/acme/roots.pem https://www.djangostack.test:8443/"
 echo "  ansible-inventory -i inventory/rehearsal --graph   (after: eval \"\$(scripts/aws_emulator.sh env)\")"

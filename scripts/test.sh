@@ -46,7 +46,7 @@ molecule_role() {
 # pg_standby 227, pgbackrest 198 (alone), varnish 145, postgresql_primary 129, apache_modwsgi 99, nginx_lb 82,
 # memcached 42), so that the short ones fill the end instead of leaving a core idle; a
 # role not in this list goes last.
-MOLECULE_ORDER=(pgpool django_app pg_standby pgbackrest varnish postgresql_primary apache_modwsgi postgresql nginx_lb memcached)
+MOLECULE_ORDER=(pgpool django_app pg_standby pgbackrest firewall varnish postgresql_primary apache_modwsgi postgresql nginx_lb memcached)
 molecule_all() {
   local jobs=$MOLECULE_JOBS rc=0 role pid pids=() logs
   local roles=()

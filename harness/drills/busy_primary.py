@@ -8,7 +8,8 @@ pgpool declares the primary down after two health checks in a row fail to connec
 a second each (roles/pgpool/defaults/main.yml): fast enough to bring writes back within
 6 s of a real loss, and so a busy primary that is slow to accept must not look lost.
 For --seconds, two wrk load generators (Debian's) run at once:
-  - the front door, 127.0.0.1:8080/ (Varnish; a cached page, the edge's CPU);
+  - the front door, https://www.djangostack.test:8443/ (hitch and Varnish, at 127.0.0.1;
+    a cached page over HTTPS keep-alive, the edge's CPU);
   - the load balancer, 127.0.0.1:8081/ (nginx; every request renders the home page on
     an app server from PostgreSQL through its pgpool).
 Then it counts failovers: health checks that declared a node down (pgpool's "degenerate
@@ -27,10 +28,11 @@ from pathlib import Path
 from harness import wrk
 from harness.ansible_cli import REPO
 from harness.drills.primary_loss import container, group, inventory_hosts, live_roles
-from harness.lab import markdown_table, on_host, psql
+from harness.lab import FRONT_DOOR, markdown_table, on_host, psql
 from harness.wrk import WrkResult
 
-TARGETS = {"front door": "http://127.0.0.1:8080/", "load balancer": "http://127.0.0.1:8081/"}
+# wrk reaches the front door's name at its address (harness.wrk.command).
+TARGETS = {"front door": FRONT_DOOR, "load balancer": "http://127.0.0.1:8081/"}
 TIMELINE = "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
 
 

@@ -34,7 +34,6 @@ import sys
 import threading
 import time
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 from harness.http_load import LoadResult, run_load
@@ -43,9 +42,11 @@ from harness.lab import (
     PREFIX,
     BackgroundLoad,
     docker,
+    load_options,
     markdown_table,
     on_host,
     seconds_until,
+    urlopen,
 )
 
 CACHE_HOSTS = ("cache1", "cache2")
@@ -170,7 +171,7 @@ def combined(*parts: Lookups) -> Lookups:
 
 def season_urls() -> list[str]:
     """Every season's standings page, as the standings page links them."""
-    with urllib.request.urlopen(f"{FRONT_DOOR}standings/", timeout=10) as response:
+    with urlopen(f"{FRONT_DOOR}standings/", timeout=10) as response:
         page = response.read().decode()
     paths = sorted(set(re.findall(r'href="(/standings/\d{4}/)"', page)))
     if not paths:
@@ -215,7 +216,8 @@ def run_drill(
     survivor = next(h for h in CACHE_HOSTS if h != host)
     urls = season_urls()
     # Every season cached.
-    run_load(urls, requests=len(urls), concurrency=1, unique=True, expect=STANDINGS_PAGE)
+    warm = {"requests": len(urls), "concurrency": 1, "unique": True, "expect": STANDINGS_PAGE}
+    run_load(urls, **warm, **load_options(urls))
     load = BackgroundLoad(
         urls,
         requests=requests,

@@ -12,8 +12,8 @@ The cycles take turns among three kinds:
   switchover  no failure: playbooks/switchover.yml moves the primary to the standby.
 Each cycle:
   1. starts a stream of API writes through the front door (POST /api/results/ on
-     127.0.0.1:8080, one at a time), a write acknowledged when the app answers 201 with
-     the new row's id;
+     https://www.djangostack.test:8443 at 127.0.0.1, one at a time), a write
+     acknowledged when the app answers 201 with the new row's id;
   2. fails or moves the primary as its kind says;
   3. after a failure, starts the killed container again and runs playbooks/rejoin.yml;
   4. switches back to the inventory's primary (playbooks/switchover.yml);
@@ -53,7 +53,15 @@ from harness.drills.primary_loss import (
     start_again,
     writes_back_after,
 )
-from harness.lab import FRONT_DOOR, docker, lab_secret, markdown_table, psql, seconds_until
+from harness.lab import (
+    FRONT_DOOR,
+    docker,
+    lab_secret,
+    markdown_table,
+    psql,
+    seconds_until,
+    urlopen,
+)
 
 KINDS = ("pgpool", "playbook", "switchover")
 # After a kill, writes through the front door must be acknowledged again within this many
@@ -113,7 +121,7 @@ class FrontDoorWrites:
                 },
             )
             try:
-                with urllib.request.urlopen(request, timeout=10) as response:
+                with urlopen(request, timeout=10) as response:
                     answer = json.loads(response.read())
                 self.acknowledged.append(int(answer["id"]))
                 self.acknowledged_at.append(time.time())

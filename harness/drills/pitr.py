@@ -97,7 +97,15 @@ from harness.drills.primary_loss import (
     writer_result,
 )
 from harness.drills.web_server_loss import HOME_PAGE
-from harness.lab import FRONT_DOOR, TimedOut, docker, markdown_table, psql, seconds_until
+from harness.lab import (
+    FRONT_DOOR,
+    TimedOut,
+    docker,
+    markdown_table,
+    psql,
+    seconds_until,
+    urlopen,
+)
 
 STANZA = "djangostack"  # pgBackRest's stanza; restore.yml's restore_confirm must name it
 TABLE = "djangostack_drill_writes"  # write_stream.py's
@@ -487,7 +495,7 @@ def front_door(seconds: float = 30) -> FrontDoor:
     def serves() -> bool:
         url = f"{FRONT_DOOR}?pitr={time.time():.3f}"
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
+            with urlopen(url, timeout=10) as response:
                 ok = response.status == 200 and HOME_PAGE in response.read().decode()
         except (urllib.error.URLError, OSError):
             ok = False

@@ -7,8 +7,9 @@
 Each run:
   1. copies sample_django/ and changes its base template (a new release: the release id
      is a hash of the code), or deploys `--source` as it is;
-  2. sends a load to the front door, http://127.0.0.1:8080/, every request a cache miss
-     (a unique query string) so that all of it reaches the app servers, for as long as
+  2. sends a load to the front door, https://www.djangostack.test:8443/ at 127.0.0.1
+     (the certificate verified), every request a cache miss (a unique query string) so
+     that all of it reaches the app servers, for as long as
      `ansible-playbook playbooks/deploy.yml -e django_app_source=<copy>` runs;
   3. does the same for `deploy.yml -e django_app_rollback=true`, back to the release
      that ran before;

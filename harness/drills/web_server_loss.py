@@ -5,9 +5,10 @@
     python -m harness.drills.web_server_loss --how kill --runs 3  # docker kill: the host just dies
 
 Each run:
-  1. sends a bounded load to the front door, http://127.0.0.1:8080/ (Varnish, nginx,
-     Apache): every request a cache miss (a unique query string), so all of it reaches
-     the app servers, `--concurrency` at a time (harness/http_load.py);
+  1. sends a bounded load to the front door, https://www.djangostack.test:8443/ at
+     127.0.0.1 (hitch, Varnish, nginx, Apache; the certificate verified): every request
+     a cache miss (a unique query string), so all of it reaches the app servers,
+     `--concurrency` at a time (harness/http_load.py);
   2. `--after` seconds in, stops or kills the container of the app server (web1), and
      notes when `docker` returned: from then on the host is down;
   3. keeps the load on for `--hold` seconds with the host down (or until `--requests` or

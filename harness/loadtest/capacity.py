@@ -10,7 +10,8 @@ stack's and not locust's.
 Each measurement is `wrk --latency -t THREADS -c CONNECTIONS -d SECONDS URL`, on
 127.0.0.1 only, bounded in time. The three targets are the limits that decide the stack:
 one app server rendering a page (every miss, write and signed-in page pays it), nginx
-sending a static file, and Varnish answering from its cache.
+sending a static file, and the front door (hitch's TLS, then Varnish) answering from its
+cache over HTTPS keep-alive, its name sent to 127.0.0.1 (harness.wrk.command).
 
 With --variant NAME=EXTRA_VARS (tune.py's form), site.yml converges the lab with each
 variant in turn and wrk measures web1; the variants alternate --rounds times, so the
@@ -27,10 +28,10 @@ import shlex
 import shutil
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from harness import wrk as harness_wrk
+from harness.lab import urlopen
 from harness.loadtest import report
 from harness.loadtest.run import default_folder
 from harness.loadtest.site import TARGETS
@@ -47,7 +48,7 @@ def wrk(url: str, seconds: int, connections: int, threads: int) -> WrkResult:
 
 def static_file_url() -> str:
     """A static file the pages really link to (its name carries the manifest's hash)."""
-    with urllib.request.urlopen(TARGETS["lb"] + "/", timeout=10) as response:
+    with urlopen(TARGETS["lb"] + "/", timeout=10) as response:
         page = response.read().decode()
     match = re.search(r"""["'](/static/[^"']+)["']""", page)
     if not match:
@@ -70,7 +71,8 @@ def measure_tiers(
 def tier_urls() -> dict[str, str]:
     """What each target's figure means: web1 renders, lb sends a file, Varnish hits."""
     cached = TARGETS["front"] + "/"
-    urllib.request.urlopen(cached, timeout=10).read()  # the first request fills the cache
+    with urlopen(cached, timeout=10) as response:  # the first request fills the cache
+        response.read()
     return {
         "web1, uncached page": TARGETS["web1"] + "/",
         "lb, static file": static_file_url(),

@@ -7,7 +7,9 @@ Three kinds of user, in the shares a league site sees:
   - scorekeepers (fewer): record game results through the token-protected API, writes
     that go through pgpool to the primary.
 Requests are named "<kind>: <page>"; the report sums the "visitor:" ones as the anonymous
-traffic, and counts their X-Cache answers for the hit rate.
+traffic, and counts their X-Cache answers for the hit rate. Every user reaches its target
+(--host) as harness.lab says (LabUser): the front door's name at its address, verified
+against the lab's ACME roots; lb and web1 directly, playing the TLS terminator's part.
 
 run.py passes what this file needs in the environment, never on a command line:
 LOADTEST_CATALOGUE (the crawl's JSON), LOADTEST_MEMBER_PASSWORD, LOADTEST_API_TOKEN,
@@ -24,12 +26,24 @@ import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
+import gevent.ssl
+from geventhttpclient.client import HTTPClientPool
 from locust import TaskSet, between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.runners import WorkerRunner
 from locust.stats import StatsEntry
 
+from harness.lab import (
+    ACME_ROOTS,
+    FRONT_DOOR_NAME,
+    TERMINATOR_HEADERS,
+    TerminatorCookiePolicy,
+    behind_terminator,
+    is_front_door,
+    pinned,
+)
 from harness.loadtest.site import MEMBER, Catalogue, zipf_weights
 
 CATALOGUE = Catalogue.load(Path(os.environ["LOADTEST_CATALOGUE"]))
@@ -70,16 +84,61 @@ class Pages(TaskSet):
         self.get("game", pick(CATALOGUE.games, GAME_WEIGHTS))
 
 
-class Visitor(FastHttpUser):
+def front_door_pool(cafile: str, **client: Any) -> HTTPClientPool:
+    """geventhttpclient's connections for the front door: to the URL's address (pinned()
+    puts FRONT_DOOR_ADDRESS there, as geventhttpclient resolves the URL's host and has no
+    --resolve), with FRONT_DOOR_NAME as SNI and as the certificate's name, verified
+    against `cafile`."""
+    return HTTPClientPool(
+        ssl_context_factory=gevent.ssl.create_default_context,
+        ssl_options={"ca_certs": cafile, "server_hostname": FRONT_DOOR_NAME},
+        **client,
+    )
+
+
+class LabUser(FastHttpUser):
+    """A user of one of the lab's targets (--host). The front door: its name at its
+    address, its certificate checked (front_door_pool). A tier behind the TLS terminator
+    (lb, web1): the terminator's header, and Secure cookies back over HTTP
+    (harness.lab.TERMINATOR_HEADERS says why)."""
+
+    abstract = True
+
+    def __init__(self, environment: Any) -> None:
+        self.site = self.host or ""  # the target as visitors see it (pinned: as reached)
+        self.host, headers = pinned(self.site)
+        if is_front_door(self.site):
+            # One pool per user, as FastHttpUser makes by default, with its settings.
+            self.client_pool = front_door_pool(
+                str(ACME_ROOTS),
+                concurrency=self.concurrency,
+                network_timeout=self.network_timeout,
+                connection_timeout=self.connection_timeout,
+            )
+        if behind_terminator(self.site):
+            headers = TERMINATOR_HEADERS
+        self.default_headers = {**(self.default_headers or {}), **headers}
+        super().__init__(environment)
+        self.client.cookiejar.set_policy(TerminatorCookiePolicy())
+
+    def page(self, path: str) -> str:
+        """`path`'s address as a browser shows it: HTTPS, the only way visitors reach the
+        site (the terminator's, for lb and web1)."""
+        return urlunsplit(("https", urlsplit(self.site).netloc, path, "", ""))
+
+
+class Visitor(LabUser):
     weight = 90
     wait_time = WAIT
     tasks: ClassVar = [Pages]
     kind = "visitor"
 
 
-class Member(FastHttpUser):
+class Member(LabUser):
     """Signs in first, as a browser does: the form (its CSRF cookie and token), then the
-    POST; the session cookie then rides on every request."""
+    POST; the session cookie then rides on every request. Over HTTPS Django's CSRF check
+    also wants the form's page as Referer (an Origin header would have to match the host
+    as each tier rewrites it: a Referer is what it checks when none is sent)."""
 
     weight = 8
     wait_time = WAIT
@@ -96,6 +155,7 @@ class Member(FastHttpUser):
                 "password": os.environ["LOADTEST_MEMBER_PASSWORD"],
                 "csrfmiddlewaretoken": token[1] if token else "",
             },
+            headers={"Referer": self.page("/accounts/login/")},
             name="member: sign in",
             allow_redirects=False,
             catch_response=True,
@@ -104,7 +164,7 @@ class Member(FastHttpUser):
                 response.failure(f"sign-in answered {response.status_code}, not a redirect")
 
 
-class Scorekeeper(FastHttpUser):
+class Scorekeeper(LabUser):
     weight = 2
     wait_time = WAIT
 

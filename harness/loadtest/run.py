@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """One load test on the lab: locust, headless and distributed, then a report folder.
 
-    python -m harness.loadtest.run --target front  # the whole stack, through Varnish
+    python -m harness.loadtest.run --target front  # the whole stack, HTTPS through Varnish
     python -m harness.loadtest.run --target web1 --users 50 --seconds 60
     make loadtest TARGET=lb USERS=50 DURATION=60
 
-Targets (127.0.0.1 only): front (Varnish, the front door), lb (nginx, no Varnish), web1
-(one app server alone: the workshop's initial state). The scenario is locustfile.py's.
+Targets (127.0.0.1 only): front (the front door: HTTPS, hitch and Varnish; its name pinned
+to 127.0.0.1), lb (nginx, no Varnish), web1 (one app server alone: the workshop's initial
+state). The scenario is locustfile.py's; over lb and web1 its users play the TLS
+terminator's part (harness.lab.TERMINATOR_HEADERS).
 Bounded twice: --users users for --seconds seconds.
 
 The load generator must not silently be the bottleneck: one locust worker per CPU
@@ -29,13 +31,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 
 from harness import REPO
-from harness.lab import lab_secret
+from harness.lab import lab_secret, urlopen
 from harness.loadtest import report
 from harness.loadtest.site import TARGETS, Catalogue, crawl
 
@@ -51,7 +52,7 @@ def free_port() -> int:
 
 def check_target(url: str) -> None:
     try:
-        with urllib.request.urlopen(url + "/healthz/", timeout=10) as response:
+        with urlopen(url + "/healthz/", timeout=10) as response:
             response.read()
     except OSError as exc:
         raise SystemExit(f"{url} does not answer ({exc}): run `make up` first") from exc

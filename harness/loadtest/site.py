@@ -2,8 +2,9 @@
 credentials, and the catalogue of pages with their popularity.
 
 Standard library only: the runner (run.py) uses it before any locust process starts, and
-the locustfile reads the catalogue it writes. Traffic goes to 127.0.0.1 only. The
-member's password is one of the lab's secrets (harness.lab.lab_secret).
+the locustfile reads the catalogue it writes. Traffic goes to 127.0.0.1 only (the front
+door's name too: harness.lab pins it there). The member's password is one of the lab's
+secrets (harness.lab.lab_secret).
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import json
 import random
 import re
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness.lab import FRONT_DOOR, urlopen
+
 # The three ways into the lab, published on loopback by lab/lab.yml: the
 # workshop's "final" state, the same without the cache, and its "initial" state.
 TARGETS = {
-    "front": "http://127.0.0.1:8080",  # Varnish on varnish1: the whole stack
+    # hitch and Varnish on varnish1, the whole stack: HTTPS, pinned to 127.0.0.1:8443
+    "front": FRONT_DOOR.rstrip("/"),
     "lb": "http://127.0.0.1:8081",  # nginx on lb1 balancing web1 and web2, no Varnish
     "web1": "http://127.0.0.1:8082",  # one Apache/mod_wsgi app server alone
 }
@@ -47,7 +50,7 @@ class Catalogue:
 
 
 def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urlopen(url, timeout=30) as response:
         return response.read().decode()
 
 

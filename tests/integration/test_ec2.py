@@ -1,12 +1,13 @@
 """EC2 provisioning and the aws_ec2 inventory, against moto's server on 127.0.0.1.
 
 The tests run in file order on one emulator, as an operator would: provision, provision
-again (nothing changes), read the inventory, check what was built against the tier
-matrix, the backup host's IAM role and the bucket, tear down (twice) and find the data
-kept, then tear down naming the data and find nothing left but what the stack does not
-own. The emulator (scripts/aws_emulator.sh: moto with harness/aws_emulator.py's fixes) is
-started here and stopped at the end; a dead endpoint must fail, never yield an empty
-inventory that passes.
+again (nothing changes), read the inventory, check what was built against the network
+(only the edge and the bastion public, the rest behind the NAT gateway), the tier matrix,
+the backup host's IAM role and the bucket, tear down (twice) and find the data kept, then
+tear down naming the data and find nothing left but what the stack does not own. The
+emulator (scripts/aws_emulator.sh: moto with harness/aws_emulator.py's fixes) is started
+here and stopped at the end; a dead endpoint must fail, never yield an empty inventory
+that passes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from harness import REPO
 from harness.ansible_cli import PlaybookRun, adhoc, list_inventory, run_playbook
@@ -71,10 +73,22 @@ INSTANCE_TYPES = {
     "db2": "t3.medium",
     "backup1": "t3.small",
 }
+# The network, stated independently of the role: per zone a public subnet (the edge, the
+# bastion, the NAT gateway) and a private one (everything else, out through the NAT).
+PUBLIC_SUBNETS = {"10.42.1.0/24": "a", "10.42.2.0/24": "b"}
+PRIVATE_SUBNETS = {"10.42.11.0/24": "a", "10.42.12.0/24": "b"}
+# The bastion: an instance of the project, but no host of the inventory.
+BASTION = "bastion"
+BASTION_TYPE = "t3.nano"
+# Only these have a public address: the front door, and the one way in for SSH.
+PUBLIC_HOSTS = {"varnish1", BASTION}
 # The tier matrix, stated independently of the role: (tier, protocol, port, source), the
 # source being another tier, the world, or the operator's block. Nothing else may get in.
-TIERS = ["varnish", "lb", "web", "pgpool", "cache", "watchdog", "postgres", "backup"]
-SSH = {(tier, "tcp", 22, OPERATOR_CIDR) for tier in TIERS}
+TIERS = ["bastion", "varnish", "lb", "web", "pgpool", "cache", "watchdog", "postgres", "backup"]
+# SSH: the operator's block reaches the bastion, and only the bastion reaches the others.
+SSH = {("bastion", "tcp", 22, OPERATOR_CIDR)} | {
+    (tier, "tcp", 22, "bastion") for tier in TIERS if tier != "bastion"
+}
 INGRESS = SSH | {
     ("varnish", "tcp", 80, "0.0.0.0/0"),
     ("varnish", "tcp", 443, "0.0.0.0/0"),
@@ -103,6 +117,7 @@ HOST_TIERS = {
     "db1": {"postgres"},
     "db2": {"postgres"},
     "backup1": {"backup"},
+    BASTION: {"bastion"},
 }
 DEBIAN_IMAGE = "debian-12-amd64-20261201-2000"
 
@@ -171,7 +186,26 @@ def strangers(emulator: None) -> dict[str, str]:
     s3.create_bucket(
         Bucket="someone-elses-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    return {"vpc": vpc, "bucket": "someone-elses-bucket"}
+    # A NAT gateway and its address: teardown finds the stack's by tag, and only those.
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
+    address = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(
+        SubnetId=subnet,
+        AllocationId=address,
+        TagSpecifications=[
+            {"ResourceType": "natgateway", "Tags": [{"Key": "Project", "Value": "someone-else"}]}
+        ],
+    )["NatGateway"]["NatGatewayId"]
+    return {"vpc": vpc, "bucket": "someone-elses-bucket", "nat": nat, "address": address}
+
+
+def strangers_are_untouched(strangers: dict[str, str]) -> None:
+    ec2, s3 = client("ec2"), client("s3")
+    assert ec2.describe_vpcs(VpcIds=[strangers["vpc"]])["Vpcs"]
+    assert strangers["bucket"] in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    [nat] = ec2.describe_nat_gateways(NatGatewayIds=[strangers["nat"]])["NatGateways"]
+    assert nat["State"] == "available"
+    assert ec2.describe_addresses(AllocationIds=[strangers["address"]])["Addresses"]
 
 
 def provision_vars(key_file: Path, **extra: Any) -> str:
@@ -181,9 +215,15 @@ def provision_vars(key_file: Path, **extra: Any) -> str:
             # The emulator's own account owns the test images (Debian's owns the real ones).
             "ec2_stack_image_owner": "123456789012",
             "ec2_stack_ssh_key_file": str(key_file),
+            # The tests' own, not the checkout's inventory/ec2/group_vars/all/bastion.yml.
+            "ec2_stack_bastion_file": str(bastion_file(key_file)),
             **extra,
         }
     )
+
+
+def bastion_file(key_file: Path) -> Path:
+    return key_file.parent.parent / "inventory" / "bastion.yml"
 
 
 def ec2_playbook(name: str, key_file: Path, **extra: Any) -> PlaybookRun:
@@ -260,7 +300,7 @@ def test_a_bucket_in_another_region_is_refused_before_anything_is_built(
 def test_provisioning_builds_every_host(provisioned: PlaybookRun) -> None:
     assert provisioned.returncode == 0
     assert provisioned.recap["localhost"]["changed"] > 0
-    assert sorted(instances()) == sorted(INSTANCE_TYPES)
+    assert sorted(instances()) == sorted([*INSTANCE_TYPES, BASTION])
 
 
 def test_a_second_provisioning_run_changes_nothing(
@@ -280,7 +320,8 @@ def test_inventory_groups_are_the_contract(provisioned: PlaybookRun) -> None:
         for name, body in data.items()
         if name not in ("_meta", "all")
     }
-    # aws_ec2 holds every host the plugin returned; ungrouped stays empty.
+    # aws_ec2 holds every host the plugin returned, the bastion excluded (the rehearsal holds
+    # them to the lab's containers); ungrouped stays empty.
     assert groups.pop("aws_ec2") == sorted(INSTANCE_TYPES)
     assert groups.pop("ungrouped", []) == []
     assert groups == GROUPS
@@ -306,16 +347,83 @@ def resolved(variable: str, *extra: str, hosts: str = "all") -> dict[str, str]:
     return {host: result[variable] for host, result in results.items()}
 
 
-def test_hosts_are_reached_on_their_private_address_or_where_the_operator_says(
-    provisioned: PlaybookRun,
+def proxy_command(bastion: str) -> str:
+    key = REPO / "inventory/ec2/../../.secrets/ec2/djangostack_ed25519"
+    return (
+        f'-o ProxyCommand="ssh -W %h:%p -q -i {key} -o StrictHostKeyChecking=accept-new {bastion}"'
+    )
+
+
+def test_hosts_are_reached_on_their_private_address_through_the_bastion(
+    provisioned: PlaybookRun, key_file: Path
 ) -> None:
     live = instances()
-    assert resolved("ansible_host") == {name: i["PrivateIpAddress"] for name, i in live.items()}
-    assert resolved("ansible_host", "-e", "ec2_ssh_address=public") == {
-        name: i["PublicIpAddress"] for name, i in live.items()
+    # Explicit values throughout: a rehearsal may have left the checkout's own bastion.yml.
+    assert resolved("ansible_host", "-e", "ec2_bastion=") == {
+        name: i["PrivateIpAddress"] for name, i in live.items() if name != BASTION
     }
-    through_bastion = resolved("ansible_ssh_common_args", "-e", "ec2_bastion=admin@198.51.100.5")
-    assert set(through_bastion.values()) == {"-o ProxyJump=admin@198.51.100.5"}
+    # Provisioning wrote the bastion's address where the inventory reads it.
+    written = yaml.safe_load(bastion_file(key_file).read_text())
+    assert written == {"ec2_bastion": f"admin@{live[BASTION]['PublicIpAddress']}"}
+    through_bastion = resolved("ansible_ssh_common_args", "-e", f"@{bastion_file(key_file)}")
+    assert set(through_bastion.values()) == {proxy_command(written["ec2_bastion"])}
+    # The controller inside the VPC: no jump.
+    assert set(resolved("ansible_ssh_common_args", "-e", "ec2_bastion=").values()) == {""}
+
+
+def test_only_the_edge_and_the_bastion_are_in_public_subnets(provisioned: PlaybookRun) -> None:
+    ec2 = client("ec2")
+    subnets = ec2.describe_subnets(Filters=tagged("Project"))["Subnets"]
+    assert {s["CidrBlock"]: (s["AvailabilityZone"], s["MapPublicIpOnLaunch"]) for s in subnets} == {
+        **{cidr: (f"{REGION}{zone}", True) for cidr, zone in PUBLIC_SUBNETS.items()},
+        **{cidr: (f"{REGION}{zone}", False) for cidr, zone in PRIVATE_SUBNETS.items()},
+    }
+    cidr_of = {s["SubnetId"]: s["CidrBlock"] for s in subnets}
+    live = instances()
+    assert {name for name, i in live.items() if cidr_of[i["SubnetId"]] in PUBLIC_SUBNETS} == (
+        PUBLIC_HOSTS
+    )
+    # Only the edge and the bastion have a public address.
+    assert {name for name, i in live.items() if i.get("PublicIpAddress")} == PUBLIC_HOSTS
+
+
+def test_public_subnets_route_to_the_internet_gateway_private_ones_to_the_nat(
+    provisioned: PlaybookRun,
+) -> None:
+    ec2 = client("ec2")
+    cidr_of = {
+        s["SubnetId"]: s["CidrBlock"]
+        for s in ec2.describe_subnets(Filters=tagged("Project"))["Subnets"]
+    }
+    [igw] = ec2.describe_internet_gateways(Filters=tagged("Project"))["InternetGateways"]
+    [nat] = ec2.describe_nat_gateways(
+        Filter=[*tagged("Project"), {"Name": "state", "Values": ["available"]}]
+    )["NatGateways"]
+    # The NAT gateway sits in a public subnet, on an Elastic IP of the stack's own.
+    assert cidr_of[nat["SubnetId"]] in PUBLIC_SUBNETS
+    [address] = nat["NatGatewayAddresses"]
+    [eip] = ec2.describe_addresses(AllocationIds=[address["AllocationId"]])["Addresses"]
+    assert {"Key": "Project", "Value": PROJECT} in eip["Tags"]
+    routes = {}
+    for table in ec2.describe_route_tables(Filters=tagged("Project"))["RouteTables"]:
+        [default] = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        way_out = default.get("NatGatewayId") or default.get("GatewayId")
+        for association in table["Associations"]:
+            if association.get("SubnetId"):
+                routes[cidr_of[association["SubnetId"]]] = way_out
+    assert routes == {
+        **{cidr: igw["InternetGatewayId"] for cidr in PUBLIC_SUBNETS},
+        **{cidr: nat["NatGatewayId"] for cidr in PRIVATE_SUBNETS},
+    }
+
+
+def test_the_bastion_is_no_host_of_the_inventory(provisioned: PlaybookRun) -> None:
+    bastion = instances()[BASTION]
+    assert bastion["InstanceType"] == BASTION_TYPE
+    assert bastion["tags"]["Role"] == "bastion"
+    listing = list_inventory(INVENTORY, EMULATOR_ENV)
+    assert listing.returncode == 0, listing.stderr
+    assert BASTION not in json.loads(listing.stdout)["_meta"]["hostvars"]
 
 
 def test_the_database_nodes_replicate_synchronously(provisioned: PlaybookRun) -> None:
@@ -352,7 +460,10 @@ def test_instances_follow_the_variables_file(
     provisioned: PlaybookRun, debian_images: dict[str, str]
 ) -> None:
     live = instances()
-    assert {name: i["InstanceType"] for name, i in live.items()} == INSTANCE_TYPES
+    assert {name: i["InstanceType"] for name, i in live.items()} == {
+        **INSTANCE_TYPES,
+        BASTION: BASTION_TYPE,
+    }
     assert {i["tags"]["Project"] for i in live.values()} == {PROJECT}
     assert {i["KeyName"] for i in live.values()} == {PROJECT}
     assert {i["ImageId"] for i in live.values()} == {debian_images[DEBIAN_IMAGE]}
@@ -486,7 +597,7 @@ def test_the_backup_host_keeps_its_repository_in_the_bucket(provisioned: Playboo
     }
     # The name each host's TLS certificate carries and its peers connect to.
     assert resolved("pgbackrest_host_name") == {
-        name: i["PrivateDnsName"] for name, i in instances().items()
+        name: i["PrivateDnsName"] for name, i in instances().items() if name != BASTION
     }
 
 
@@ -529,6 +640,16 @@ def left_behind() -> dict[str, list[str]]:
         "internet_gateways": [
             g["InternetGatewayId"]
             for g in ec2.describe_internet_gateways(Filters=tagged("Project"))["InternetGateways"]
+        ],
+        # A deleted NAT gateway stays listed a while, as deleted.
+        "nat_gateways": [
+            g["NatGatewayId"]
+            for g in ec2.describe_nat_gateways(
+                Filter=[*tagged("Project"), {"Name": "state", "Values": ["pending", "available"]}]
+            )["NatGateways"]
+        ],
+        "elastic_ips": [
+            a["PublicIp"] for a in ec2.describe_addresses(Filters=tagged("Project"))["Addresses"]
         ],
         "key_pairs": [
             k["KeyName"] for k in ec2.describe_key_pairs(Filters=tagged("Project"))["KeyPairs"]
@@ -573,6 +694,11 @@ def test_teardown_prints_its_plan_then_removes_all_but_the_data(
     said = plan(teardown)
     for name, instance in live.items():
         assert f"remove instance {name} {instance['InstanceId']}" in said
+    assert f"remove instance {BASTION} {live[BASTION]['InstanceId']} (the bastion)" in said
+    for nat in before["nat_gateways"]:
+        assert f"remove NAT gateway {nat}" in said
+    for address in before["elastic_ips"]:
+        assert f"release Elastic IP {address}" in said
     for group in before["security_groups"]:
         assert group in said
     for volume in set(before["volumes"]) - set(data):
@@ -591,9 +717,7 @@ def test_teardown_prints_its_plan_then_removes_all_but_the_data(
     again = ec2_playbook("teardown_ec2", key_file)
     assert again.returncode == 0
     assert again.changed_hosts() == {}
-    ec2, s3 = client("ec2"), client("s3")
-    assert ec2.describe_vpcs(VpcIds=[strangers["vpc"]])["Vpcs"]
-    assert strangers["bucket"] in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    strangers_are_untouched(strangers)
 
 
 def test_a_name_that_is_none_of_the_stacks_data_is_refused(key_file: Path) -> None:
@@ -616,6 +740,4 @@ def test_teardown_deletes_the_data_it_is_told_to(key_file: Path, strangers: dict
     again = ec2_playbook("teardown_ec2", key_file, ec2_stack_delete_data=named)
     assert again.returncode == 0
     assert again.changed_hosts() == {}
-    ec2, s3 = client("ec2"), client("s3")
-    assert ec2.describe_vpcs(VpcIds=[strangers["vpc"]])["Vpcs"]
-    assert strangers["bucket"] in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    strangers_are_untouched(strangers)

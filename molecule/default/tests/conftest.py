@@ -1,14 +1,16 @@
 """What the whole-stack tests share: the lab's hosts, seen from the controller.
 
 The tests look at the stack from the outside, as a user and an operator would: HTTP on
-127.0.0.1 (the published ports), commands inside the lab's containers (testinfra's
-docker backend, no Ansible round trip per command), the stack's own playbooks and drills.
+127.0.0.1 (the published ports; the front door's HTTPS name pinned there), commands inside
+the lab's containers (testinfra's docker backend, no Ansible round trip per command), the
+stack's own playbooks and drills.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 
 import pytest
@@ -16,13 +18,15 @@ import testinfra
 import yaml
 from testinfra.host import Host
 
-from harness import REPO
+from harness import REPO, lab
 from harness.ansible_cli import PlaybookRun, list_inventory, run_playbook
 from harness.lab import PREFIX, current_release
 
 INVENTORY = REPO / "inventory" / "lab"
 HOSTS = ["varnish1", "lb1", "web1", "web2", "witness1", "cache1", "cache2", "db1", "db2", "backup1"]
-FRONT_DOOR = "http://127.0.0.1:8080"
+# hitch and Varnish on varnish1 (https://www.djangostack.test:8443, pinned to 127.0.0.1),
+# without the slash: the tests add the path.
+FRONT_DOOR = lab.FRONT_DOOR.rstrip("/")
 
 __all__ = [
     "INVENTORY",
@@ -72,10 +76,11 @@ def address(name: str, network: str) -> str:
 def fetch(
     url: str, *headers: tuple[str, str], data: bytes | None = None
 ) -> tuple[int, dict[str, str], str]:
-    """One HTTP request from the controller: status, headers, body (errors included)."""
+    """One HTTP request from the controller: status, headers, body (errors included). The
+    front door's URLs over HTTPS, its certificate verified (harness.lab.urlopen)."""
     request = urllib.request.Request(url, headers=dict(headers), data=data)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with lab.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read().decode()

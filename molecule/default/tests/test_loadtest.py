@@ -1,5 +1,5 @@
 """`make loadtest` on the whole stack, short: locust (a master, a worker per CPU) through
-the front door, the three kinds of user, a report folder with its plot."""
+the front door (HTTPS), the three kinds of user, a report folder with its plot."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.lab import tier_diagnostics
 from harness.loadtest.run import run_loadtest
+from harness.loadtest.site import TARGETS
 
 
 def test_a_short_load_test_through_the_front_door(tmp_path: Path) -> None:
@@ -26,4 +27,4 @@ def test_a_short_load_test_through_the_front_door(tmp_path: Path) -> None:
     assert run.hit_rate is not None and run.hit_rate >= 50, run.x_cache
     assert "PASS" not in run.x_cache, run.x_cache
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| front (http://127.0.0.1:8080)" in (tmp_path / "summary.md").read_text()
+    assert f"| front ({TARGETS['front']})" in (tmp_path / "summary.md").read_text()

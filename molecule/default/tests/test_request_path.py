@@ -1,6 +1,6 @@
-"""The request path, tier by tier: Varnish on 127.0.0.1:8080, nginx on lb1, Apache and
-Django on web1 and web2, memcached on cache1 and cache2, pgpool on each web host, the
-PostgreSQL primary db1 and its synchronous standby db2."""
+"""The request path, tier by tier: hitch and Varnish on varnish1 (HTTPS, 127.0.0.1:8443),
+nginx on lb1, Apache and Django on web1 and web2, memcached on cache1 and cache2, pgpool on
+each web host, the PostgreSQL primary db1 and its synchronous standby db2."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The load test's whole pipeline, real locust (a master and a worker process) against a
 small site on 127.0.0.1 that speaks the sample app's protocol: its links for the crawl,
-the sign-in form with a CSRF token, the bearer-token API, X-Cache on pages. The lab's
-own run is in the whole-stack scenario (molecule/default/tests/test_loadtest.py)."""
+the sign-in form with a CSRF token, the bearer-token API, X-Cache on pages. Like the lab's
+tiers behind the TLS terminator, it sets Secure cookies and checks the sign-in as Django
+does over HTTPS (X-Forwarded-Proto, an HTTPS Referer). The lab's own run is in the
+whole-stack scenario (molecule/default/tests/test_loadtest.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ class Site(BaseHTTPRequestHandler):
         signed_in = "sessionid=s1" in self.headers.get("Cookie", "")
         if path == "/accounts/login/":
             form = f'<input type="hidden" name="csrfmiddlewaretoken" value="{CSRF}">'
-            return self.answer(200, form, {"Set-Cookie": f"csrftoken={CSRF}; Path=/"})
+            return self.answer(200, form, {"Set-Cookie": f"csrftoken={CSRF}; Path=/; Secure"})
         if path == "/standings/":
             body = "".join(f'<a href="/standings/{y}/">{y}</a>' for y in SEASONS)
         elif match := re.fullmatch(r"/standings/(\d+)/", path):
@@ -69,9 +71,13 @@ class Site(BaseHTTPRequestHandler):
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             ok = form == {"username": MEMBER, "password": PASSWORD, "csrfmiddlewaretoken": CSRF}
             ok = ok and f"csrftoken={CSRF}" in self.headers.get("Cookie", "")
+            # Django's CSRF check on a request it takes for HTTPS: the form's page as Referer.
+            host = self.headers.get("Host")
+            ok = ok and self.headers.get("X-Forwarded-Proto") == "https"
+            ok = ok and self.headers.get("Referer") == f"https://{host}/accounts/login/"
             self.seen["sign in" if ok else "refused sign in"] += 1
             if ok:
-                session = {"Location": "/", "Set-Cookie": "sessionid=s1; Path=/"}
+                session = {"Location": "/", "Set-Cookie": "sessionid=s1; Path=/; Secure"}
                 return self.answer(302, headers=session)
             return self.answer(200, "the form again")
         if self.path == "/api/results/":

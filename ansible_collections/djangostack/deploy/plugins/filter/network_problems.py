@@ -74,10 +74,10 @@ def network_problems(
             continue
         if network.prefixlen < min_prefix:
             problems.append(f"{entry!r} is a /{network.prefixlen}, shorter than /{min_prefix}")
-        elif str(entry).split("/")[0] != str(network.network_address):
+        elif str(entry).partition("/")[0] != str(network.network_address):
             problems.append(
                 f"{entry!r} has host bits set: the network is {network}, the address alone "
-                f"is {str(entry).split('/')[0]}/32"
+                f"is {str(entry).partition('/')[0]}/32"
             )
         elif private and network.is_global:
             problems.append(f"{entry!r} is a public address")

@@ -1,11 +1,13 @@
 """Behaviour of nginx_lb in front of two tiny HTTP backends: balancing, no client error
 when a backend dies, the client's address believed from the proxy tier only, static and
-media files from disk, limits, and a configuration nginx -t refuses never applied."""
+media files from disk, limits, the sign-in rate limit and the admin's allow-list, and a
+configuration nginx -t refuses never applied."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,10 @@ from harness.ansible_cli import run_scenario_playbook
 from harness.edge_client import address, burst, host, request
 
 BACKENDS = ("nginx-web1", "nginx-web2")
+# The role's defaults, which the scenario keeps: 10 sign-in POSTs a minute per client
+# address, and 10 more at once.
+LOGIN, ADMIN = "/accounts/login/", "/admin/"
+BURST = 10
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +41,28 @@ def proxy() -> Host:
 @pytest.fixture(scope="module")
 def url(lb: Host) -> str:
     return f"http://{address(lb)}"
+
+
+def fresh_client() -> str:
+    """A client address for the proxy to name in X-Forwarded-For, new to nginx's budget: a
+    spent one refills only in a minute, and verify may run again sooner. In 10.0.0.0/8,
+    the admin's allow-list in converge.yml."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+def statuses(
+    client: Host, url: str, count: int, forwarded_for: str = "", method: str = "POST"
+) -> list[str]:
+    """count requests in a row from client, in one shell loop (a few ms each: the budget
+    refills one every 6 s, so nothing in between), and their statuses. forwarded_for is
+    sent as X-Forwarded-For; $n in it is the request's number (1 to count)."""
+    header = f'-H "X-Forwarded-For: {forwarded_for}"' if forwarded_for else ""
+    data = "-d user=guess" if method == "POST" else ""
+    return client.check_output(
+        f"for n in $(seq {count}); do curl -s -o /dev/null -w '%%{{http_code}} ' "
+        f"-X {method} {data} {header} %s; done",
+        url,
+    ).split()
 
 
 @pytest.fixture
@@ -168,3 +196,56 @@ def test_a_configuration_nginx_refuses_is_never_applied(lb: Host, proxy: Host, u
     assert "host not found in upstream" in run.output
     assert lb.file("/etc/nginx/nginx.conf").content_string == before
     assert request(proxy, f"{url}/")[0]["status"] == "200"
+
+
+def test_sign_in_and_admin_posts_beyond_the_burst_get_429_never_5xx(proxy: Host, url: str) -> None:
+    """One client (named by the trusted proxy): BURST + 1 POSTs pass at once, then 429,
+    with a short body saying when to try again; the admin's POSTs share the budget."""
+    client = fresh_client()
+    assert statuses(proxy, url + LOGIN, BURST + 5, client) == ["200"] * (BURST + 1) + ["429"] * 4
+    headers, body = request(proxy, url + ADMIN, f"X-Forwarded-For: {client}", method="POST")
+    assert (headers["status"], headers["retry-after"]) == ("429", "6"), headers
+    assert body == "Too many attempts from your address: wait a few seconds and try again.\n"
+    assert "x-served-by" not in headers  # nginx's answer; the app never saw it
+
+
+def test_gets_are_never_limited(proxy: Host, url: str) -> None:
+    """The forms and the admin's pages, even from a client whose POSTs are spent."""
+    client = fresh_client()
+    assert statuses(proxy, url + LOGIN, BURST + 2, client)[-1] == "429"
+    for path in (LOGIN, ADMIN):
+        assert statuses(proxy, url + path, BURST + 5, client, method="GET") == ["200"] * (
+            BURST + 5
+        ), path
+
+
+def test_each_client_address_has_its_own_budget(proxy: Host, url: str) -> None:
+    """Behind Varnish every request comes from the proxy: the budget is the client's it
+    names, not the proxy's."""
+    spent = fresh_client()
+    assert statuses(proxy, url + LOGIN, BURST + 2, spent)[-1] == "429"
+    assert statuses(proxy, url + LOGIN, BURST + 1, fresh_client()) == ["200"] * (BURST + 1)
+
+
+def test_a_made_up_x_forwarded_for_from_an_untrusted_host_does_not_escape_the_limit(
+    lb: Host, url: str
+) -> None:
+    """From a host nginx does not trust (the load balancer itself), a new address in each
+    request's X-Forwarded-For changes nothing: the budget is the connection's address.
+    Not an exact count: this host's one budget may be partly spent by an earlier run."""
+    seen = statuses(lb, url + LOGIN, BURST + 5, "203.0.113.$n")
+    assert set(seen) <= {"200", "429"}, seen
+    assert seen.count("200") <= BURST + 1 and seen[-4:] == ["429"] * 4, seen
+
+
+def test_the_admin_answers_403_outside_its_allow_list(lb: Host, proxy: Host, url: str) -> None:
+    """nginx_lb_admin_allowed_networks is 10.0.0.0/8 in this scenario."""
+    inside = request(proxy, url + ADMIN, "X-Forwarded-For: 10.1.2.3")[0]
+    assert (inside["status"], inside.get("x-served-by")) in {("200", b) for b in BACKENDS}
+    outside = request(proxy, url + ADMIN + "login/", "X-Forwarded-For: 198.51.100.7")[0]
+    assert outside["status"] == "403" and "x-served-by" not in outside, outside
+    # An untrusted host cannot name an address inside the list.
+    spoofed = request(lb, url + ADMIN, "X-Forwarded-For: 10.1.2.3")[0]
+    assert spoofed["status"] == "403", spoofed
+    # The rest of the site stays open to everyone.
+    assert request(proxy, url + "/", "X-Forwarded-For: 198.51.100.7")[0]["status"] == "200"

@@ -47,7 +47,7 @@ def https(visitor: Host, edge: Host, path: str = "/", *flags: str) -> tuple[dict
         f"https://{NAME}{path}",
     )
     assert out.rc == 0, out.stderr
-    head, _, body = out.stdout.partition("\r\n\r\n")
+    head, _separator, body = out.stdout.partition("\r\n\r\n")
     status_line, *lines = head.split("\r\n")
     fields = dict(line.split(": ", 1) for line in lines)
     return {"status": status_line, **{k.lower(): v for k, v in fields.items()}}, body
@@ -79,7 +79,7 @@ def served_serial(visitor: Host, edge: Host) -> str:
 def test_https_answers_http2_with_hsts_and_a_certificate_from_the_acme_server(
     visitor: Host, edge: Host
 ) -> None:
-    headers, _ = https(visitor, edge, "/?max_age=60")
+    headers, _body = https(visitor, edge, "/?max_age=60")
     assert headers["status"].startswith("HTTP/2 200")
     assert headers["strict-transport-security"] == "max-age=600; includeSubDomains"
     rc, output = s_client(visitor, edge)
@@ -135,7 +135,7 @@ def test_plain_http_answers_only_a_redirect_to_https(visitor: Host, edge: Host) 
 def test_the_backend_sees_https_and_the_clients_address_whatever_the_client_claims(
     visitor: Host, edge: Host
 ) -> None:
-    _, body = https(
+    _headers, body = https(
         visitor,
         edge,
         "/?private=1",
