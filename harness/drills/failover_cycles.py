@@ -55,9 +55,11 @@ from harness.drills.primary_loss import (
 )
 from harness.lab import (
     FRONT_DOOR,
+    TimedOut,
     docker,
     lab_secret,
     markdown_table,
+    on_host,
     psql,
     seconds_until,
     urlopen,
@@ -233,6 +235,17 @@ def site_keeps_primary(inventory: Path, data: dict[str, Any], former: str, promo
     return f"{former} is a former primary" in output and live_roles(data)[promoted] == "primary"
 
 
+def pgpool_diagnostics(data: dict[str, Any], lines: int = 40) -> str:
+    """The last lines of every pgpool's journal (health checks, failover, the watchdog's
+    votes), for a promotion that did not come."""
+    hosts = sorted(set(group(data, "pgpool")) | set(group(data, "pgpool_witness")))
+    return "\n".join(
+        f"--- {host}: journalctl -u pgpool2\n"
+        + on_host(host, "journalctl", "-u", "pgpool2", "-n", str(lines), "--no-pager", check=False)
+        for host in hosts
+    )
+
+
 def run_cycle(
     inventory: Path, kind: str, writes: FrontDoorWrites, settle: float, check_site: bool = False
 ) -> Cycle:
@@ -256,12 +269,17 @@ def run_cycle(
                 playbook(inventory, "failover.yml")
             # The killed node stays down until another is promoted: started earlier, it
             # would be back before pgpool's health checks gave up on it.
-            seconds_until(
-                lambda: live_roles(data).get(standby) == "primary",
-                60,
-                0.5,
-                f"{standby} was not promoted",
-            )
+            try:
+                seconds_until(
+                    lambda: live_roles(data).get(standby) == "primary",
+                    60,
+                    0.5,
+                    f"{standby} was not promoted",
+                )
+            except TimedOut as timeout:
+                # Seen once in CI (2026-12-07), right after the partition drill: say what
+                # each pgpool saw, so that the next time tells why.
+                raise TimedOut(f"{timeout}\n{pgpool_diagnostics(data)}") from None
             promoted_at = time.time()
             events.append((promoted_at, "promoted"))
             seconds_until(
