@@ -70,39 +70,35 @@ def parse(url: str, output: str) -> WrkResult:
     )
 
 
-def command(
-    url: str,
-    seconds: float,
-    connections: int,
-    threads: int = 1,
-    prefix: Sequence[str] = (),
-    headers: Mapping[str, str] | None = None,
-) -> list[str]:
-    """wrk with its latency distribution, bounded by `seconds`. A front door URL is sent
-    to the front door's address with the site's name as Host (harness.lab.pinned): wrk
-    has no --resolve, and checks no certificate. `prefix` runs wrk under another command
+@dataclass(frozen=True)
+class Load:
+    """One wrk run, bounded by `seconds`: the one statement of its parameters, which
+    `command`, `start` and `run` all take. `prefix` runs wrk under another command
     (nsenter, to send from inside a container's network); `headers` are sent as well."""
-    target, pinned_headers = pinned(url)
-    sent = {**pinned_headers, **(headers or {})}
+
+    url: str
+    seconds: float
+    connections: int
+    threads: int = 1
+    prefix: Sequence[str] = ()
+    headers: Mapping[str, str] | None = None
+
+
+def command(load: Load) -> list[str]:
+    """wrk with its latency distribution. A front door URL is sent to the front door's
+    address with the site's name as Host (harness.lab.pinned): wrk has no --resolve, and
+    checks no certificate."""
+    target, pinned_headers = pinned(load.url)
+    sent = {**pinned_headers, **(load.headers or {})}
     options = [part for name, value in sent.items() for part in ("-H", f"{name}: {value}")]
-    bounds = [f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s"]
-    return [*prefix, "wrk", "--latency", *bounds, *options, target]
+    bounds = [f"-t{load.threads}", f"-c{load.connections}", f"-d{int(load.seconds)}s"]
+    return [*load.prefix, "wrk", "--latency", *bounds, *options, target]
 
 
-def start(
-    url: str,
-    seconds: float,
-    connections: int,
-    threads: int = 1,
-    prefix: Sequence[str] = (),
-    headers: Mapping[str, str] | None = None,
-) -> subprocess.Popen[str]:
+def start(load: Load) -> subprocess.Popen[str]:
     """wrk in the background (several at once, or beside a profiler); `finish` reads it."""
     return subprocess.Popen(
-        command(url, seconds, connections, threads, prefix, headers),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        command(load), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
 
@@ -113,13 +109,5 @@ def finish(url: str, process: subprocess.Popen[str], timeout: float) -> WrkResul
     return parse(url, output)
 
 
-def run(
-    url: str,
-    seconds: float,
-    connections: int,
-    threads: int = 1,
-    prefix: Sequence[str] = (),
-    headers: Mapping[str, str] | None = None,
-) -> WrkResult:
-    process = start(url, seconds, connections, threads, prefix, headers)
-    return finish(url, process, timeout=seconds + 30)
+def run(load: Load) -> WrkResult:
+    return finish(load.url, start(load), timeout=load.seconds + 30)

@@ -84,7 +84,7 @@ def main() -> int:
         raise SystemExit(f"{PY_SPY} is missing: `make setup` installs py-spy into .venv")
     pids = daemon_pids(CONTAINER)
     load_seconds = args.seconds + 4
-    load = wrk.start(URL, load_seconds, args.connections, threads=2)
+    load = wrk.start(wrk.Load(URL, load_seconds, args.connections, threads=2))
     time.sleep(2)  # the load is steady before sampling starts
     with tempfile.TemporaryDirectory() as folder:
         raws = [Path(folder) / f"{pid}.raw" for pid in pids]

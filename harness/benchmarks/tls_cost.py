@@ -58,9 +58,9 @@ def measure(path: str, rounds: int, seconds: float) -> dict[str, list[tuple[wrk.
     results: dict[str, list[tuple[wrk.WrkResult, float]]] = {"http": [], "https": []}
     for _ in range(rounds):
         for door, url in doors(path).items():
-            wrk.run(url, 1, 1, 1, inside, host)  # the page into the cache
+            wrk.run(wrk.Load(url, 1, 1, 1, inside, host))  # the page into the cache
             before = cpu_seconds(cgroup)
-            result = wrk.run(url, seconds, CONNECTIONS, THREADS, inside, host)
+            result = wrk.run(wrk.Load(url, seconds, CONNECTIONS, THREADS, inside, host))
             used = cpu_seconds(cgroup) - before
             if result.failed:
                 raise SystemExit(f"{url}: {result.failed} of {result.requests} failed")

@@ -66,7 +66,9 @@ def run_drill(inventory: Path, seconds: float, connections: int) -> Figures:
     timeline = psql(container(data, primary), TIMELINE, "postgres")
     since = on_host(group(data, "pgpool")[0], "date", "+%Y-%m-%d %H:%M:%S").strip()
     started = time.monotonic()
-    generators = {name: wrk.start(url, seconds, connections) for name, url in TARGETS.items()}
+    generators = {
+        name: wrk.start(wrk.Load(url, seconds, connections)) for name, url in TARGETS.items()
+    }
     loads = {
         name: wrk.finish(TARGETS[name], process, timeout=seconds + 60)
         for name, process in generators.items()

@@ -41,7 +41,7 @@ from harness.wrk import WrkResult
 
 def wrk(url: str, seconds: int, connections: int, threads: int) -> WrkResult:
     try:
-        return harness_wrk.run(url, seconds, connections, threads)
+        return harness_wrk.run(harness_wrk.Load(url, seconds, connections, threads))
     except (RuntimeError, ValueError) as error:
         raise SystemExit(str(error)) from error
 

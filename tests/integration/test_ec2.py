@@ -364,7 +364,13 @@ def test_hosts_are_reached_on_their_private_address_through_the_bastion(
     }
     # Provisioning wrote the bastion's address where the inventory reads it.
     written = yaml.safe_load(bastion_file(key_file).read_text())
-    assert written == {"ec2_bastion": f"admin@{live[BASTION]['PublicIpAddress']}"}
+    assert written == {
+        "ec2_bastion": f"admin@{live[BASTION]['PublicIpAddress']}",
+        "ec2_bastion_private_address": live[BASTION]["PrivateIpAddress"],
+    }
+    # Every host's firewall admits SSH from the bastion alone.
+    admitted = resolved("firewall_ssh_sources", "-e", f"@{bastion_file(key_file)}")
+    assert set(map(tuple, admitted.values())) == {(f"{live[BASTION]['PrivateIpAddress']}/32",)}
     through_bastion = resolved("ansible_ssh_common_args", "-e", f"@{bastion_file(key_file)}")
     assert set(through_bastion.values()) == {proxy_command(written["ec2_bastion"])}
     # The controller inside the VPC: no jump.

@@ -144,11 +144,11 @@ def test_pinned_sends_the_front_door_to_its_address_with_its_name_as_host() -> N
 
 
 def test_wrk_loads_the_front_door_at_its_address_with_its_name_as_host() -> None:
-    assert wrk.command(lab.FRONT_DOOR, 10, 20, 2) == [
+    assert wrk.command(wrk.Load(lab.FRONT_DOOR, 10, 20, 2)) == [
         "wrk", "--latency", "-t2", "-c20", "-d10s",
         "-H", "Host: www.djangostack.test:8443", "https://127.0.0.1:8443/",
     ]  # fmt: skip
-    assert wrk.command("http://127.0.0.1:8081/", 10, 20)[-1] == "http://127.0.0.1:8081/"
+    assert wrk.command(wrk.Load("http://127.0.0.1:8081/", 10, 20))[-1] == "http://127.0.0.1:8081/"
 
 
 def test_urlopen_reaches_the_front_doors_name_at_its_address(front_door: str) -> None:
@@ -185,7 +185,7 @@ def test_background_load_speaks_https_to_the_front_door(front_door: str) -> None
 
 @pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
 def test_wrk_measures_the_front_door_over_https(front_door: str) -> None:
-    result = wrk.run(front_door, seconds=1, connections=2)
+    result = wrk.run(wrk.Load(front_door, seconds=1, connections=2))
     assert result.url == front_door and result.requests > 0 and result.failed == 0, result
 
 
