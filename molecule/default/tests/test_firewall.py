@@ -90,7 +90,7 @@ def ports() -> list[int]:
 def admitted(source: str, target: str, port: int) -> bool:
     """Whether the contract admits source to target's port."""
     for (tier, tier_port), sources in CONTRACT.items():
-        if (tier_port, tier in groups_of()[target]) != (port, True):
+        if tier_port != port or tier not in groups_of()[target]:
             continue
         if sources == "world" or groups_of()[source] & sources:
             return True
