@@ -13,6 +13,7 @@ help:
 	@echo "make rehearsal  the EC2 path without AWS: provision in a local AWS emulator, site.yml over aws_ec2 onto the lab"
 	@echo "make drills the failure drills at full length on the lab (make up first)"
 	@echo "make status one table of the live stack (playbooks/status.yml)"
+	@echo "make lock   the sample app's hashed lock, resolved for the web hosts' Python and platform (the lab up, or -i an inventory)"
 	@echo "make loadtest  locust against TARGET=front|lb|web1 (USERS, DURATION seconds), a report folder"
 	@echo "make compare   the same load against web1, lb and front: one table, one plot"
 	@echo "make capacity  wrk against each tier: web1 uncached, nginx static, Varnish cached"
@@ -53,6 +54,12 @@ capacity: setup
 
 status: setup
 	$(ANSIBLE_PLAYBOOK) playbooks/status.yml
+
+# The sample app's requirements.txt from its requirements.in, for the Python and platform the
+# web hosts run (docs/playbooks/lock.md); the lab must be up to be asked.
+.PHONY: lock
+lock: setup
+	$(ANSIBLE_PLAYBOOK) playbooks/lock.yml
 
 rehearsal:
 	@bash scripts/rehearsal.sh

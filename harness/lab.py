@@ -182,6 +182,19 @@ def psql(
     return proc.stdout.strip()
 
 
+# A management command in a web host's current release, as the django_app role runs them:
+# through the release runtime, with the release's settings, as the WSGI daemons' user.
+MANAGE = (
+    "runuser",
+    "-u",
+    "www-data",
+    "--",
+    "/srv/djangostack/current/venv/bin/python",
+    "/srv/djangostack/current/runtime/release_runtime.py",
+    "manage",
+)
+
+
 def current_release(host: str) -> str:
     """The release a web host's `current` link points at."""
     return Path(on_host(host, "readlink", "/srv/djangostack/current").strip()).name

@@ -99,6 +99,7 @@ from harness.drills.primary_loss import (
 from harness.drills.web_server_loss import HOME_PAGE
 from harness.lab import (
     FRONT_DOOR,
+    MANAGE,
     TimedOut,
     docker,
     markdown_table,
@@ -116,13 +117,6 @@ DATABASE = "django"
 APP_DSN = "host=127.0.0.1 dbname=django user=django"
 # The app's password, read on the pgpool host from pgpool's pool_passwd: it never leaves it.
 APP_PASSWORD = 'PGPASSWORD="$(sed -n "s/^django:TEXT//p" /etc/pgpool2/pool_passwd)"'
-# manage.py on a web host, as the django_app role runs it (roles/django_app/tasks/once.yml).
-MANAGE = (
-    "env",
-    "DJANGOSTACK_SETTINGS=/etc/djangostack/app.json",
-    "/srv/djangostack/current/venv/bin/python",
-    "/srv/djangostack/current/src/manage.py",
-)
 # The generator dates each season's games in its year, from 2001: Python's dates end in 9999.
 MAX_SEASONS = 9999 - 2001 + 1
 GROWTH_ROUNDS = 3

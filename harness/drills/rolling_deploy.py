@@ -3,6 +3,7 @@
 
     python -m harness.drills.rolling_deploy  # a copy of sample_django with one change
     python -m harness.drills.rolling_deploy --runs 3
+    python -m harness.drills.rolling_deploy --failing-migration  # a deploy that must fail
 
 Each run:
   1. copies sample_django/ and changes its base template (a new release: the release id
@@ -16,7 +17,14 @@ Each run:
   4. counts, for each, the failed requests (an error, a status outside 2xx, an answer
      after 5 s or, unless `--source`, one without the home page's heading), who served
      the rest and which release (X-Release) they came from.
-Prints a table of figures; exit status 1 when a request failed or a deploy did not land.
+
+With --failing-migration, each run deploys instead a copy whose new migration fails
+half-way (it creates a table, then raises), under the same load: deploy.yml must fail,
+every web host must still run the release it ran, every request must have been served by
+it, and the failed migration must have left nothing behind (PostgreSQL rolls the whole
+migration back).
+Prints a table of figures; exit status 1 when a request failed or a deploy did not land
+(or, with --failing-migration, when it did).
 Traffic goes only to 127.0.0.1 and the lab's own containers.
 """
 
@@ -37,6 +45,7 @@ from harness.lab import (
     counts,
     current_release,
     markdown_table,
+    psql,
     tier_diagnostics,
 )
 
@@ -75,6 +84,33 @@ def changed_copy(into: Path, mark: str) -> Path:
     shutil.copytree(REPO / "sample_django", source, ignore=shutil.ignore_patterns("__pycache__"))
     base = source / "league/templates/league/base.html"
     base.write_text(base.read_text() + f"\n<!-- {mark} -->\n")
+    return source
+
+
+# The migration a failing release adds: a table, then an error, in one transaction.
+FAILING_MIGRATION = """from django.db import migrations
+
+
+def fail(apps, schema_editor):
+    raise RuntimeError("this migration fails on purpose (the failed-deploy drill)")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("league", "{previous}")]
+    operations = [
+        migrations.RunSQL("CREATE TABLE djangostack_drill_half_migrated (id int)"),
+        migrations.RunPython(fail),
+    ]
+"""
+HALF_MIGRATED = "djangostack_drill_half_migrated"
+
+
+def failing_copy(into: Path) -> Path:
+    """sample_django with one more migration, which fails after changing the schema."""
+    source = changed_copy(into, f"failed deploy drill {time.time():.0f}")
+    migrations = source / "league" / "migrations"
+    previous = max(p.stem for p in migrations.glob("0*.py"))
+    (migrations / "9999_drill_fails.py").write_text(FAILING_MIGRATION.format(previous=previous))
     return source
 
 
@@ -137,15 +173,42 @@ def run_drill(source: Path | None = None, concurrency: int = 8) -> list[Figures]
     ]
 
 
+def run_failed_deploy_drill(concurrency: int = 8) -> Figures:
+    """A deploy whose migration fails, under load. `landed` here means it did not: the
+    deploy failed, every host runs the release it ran before, and the schema is unchanged."""
+    before = current_releases()
+    with tempfile.TemporaryDirectory(prefix="djangostack-deploy-") as scratch:
+        code = failing_copy(Path(scratch))
+        figures = deploy_under_load(
+            "failed deploy", concurrency, "-e", f"django_app_source={code}", expect=HOME_PAGE
+        )
+    left = psql("db1", f"SELECT to_regclass('{HALF_MIGRATED}') IS NULL", database="django")
+    kept = (
+        not figures.landed
+        and "this migration fails on purpose" in figures.output
+        and current_releases() == before
+        and left.strip() == "t"
+        and set(figures.releases) == set(before.values())
+    )
+    return replace(figures, landed=kept)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="the code to deploy (default: a changed copy)")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--failing-migration", action="store_true", help="deploy a release whose migration fails"
+    )
     args = parser.parse_args()
 
     figures = []
     for number in range(1, args.runs + 1):
+        if args.failing_migration:
+            print(f"run {number}/{args.runs} (a deploy that must fail)...", flush=True)
+            figures.append((number, run_failed_deploy_drill(args.concurrency)))
+            continue
         print(f"run {number}/{args.runs} (deploy, then rollback)...", flush=True)
         figures += [(number, f) for f in run_drill(args.source, args.concurrency)]
     columns = ["run", "step", "requests", "failed", "served by", "releases served"]

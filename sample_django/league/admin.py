@@ -8,6 +8,8 @@ class ConferenceAdmin(admin.ModelAdmin):
     list_display = ["name"]
 
 
+# Every field is in the form, the logo too: the admin's form uploads it (multipart) to
+# the same storage as the write API.
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["abbreviation", "city", "name", "conference"]

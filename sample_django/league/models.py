@@ -22,6 +22,10 @@ class Team(models.Model):
     name = models.CharField(max_length=60)
     # Short and stable: it is the team's URL.
     abbreviation = models.SlugField(max_length=8, unique=True)
+    # Stored through STORAGES["default"] (a local folder, or a shared media server).
+    # A new logo never overwrites a file: the storage gives it a free name, and the old
+    # file stays for the cached pages that still show it.
+    logo = models.ImageField(upload_to="team-logos/", blank=True)
 
     class Meta:
         ordering = ["city", "name"]

@@ -9,5 +9,5 @@ urlpatterns = [
     path("teams/<slug:abbreviation>/<int:year>/", views.team_season, name="team-season"),
     path("games/<int:pk>/", views.game_detail, name="game"),
     path("api/results/", views.record_result, name="record-result"),
-    path("healthz/", views.healthz, name="healthz"),
+    path("api/teams/<slug:abbreviation>/logo/", views.upload_logo, name="upload-logo"),
 ]

@@ -1,16 +1,16 @@
-"""Read pages (public, cacheable), the result API (token, after commit) and healthz."""
+"""Read pages (public, cacheable) and the write API (token): results, after commit, and
+team logos."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
 import json
-import secrets
 from typing import Any
 
+from django import forms
 from django.conf import settings
-from django.core.cache import cache
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import Avg, Count, F, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -21,7 +21,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from league import queries
 from league.models import Game, PlayerGameStat, Season, Team
-from sample_site.middleware import HOSTNAME
 
 LATEST_GAMES = 10
 
@@ -210,53 +209,37 @@ def record_result(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": game.pk}, status=201)
 
 
+class LogoForm(forms.Form):
+    # Django's ImageField opens the file with Pillow: what is not an image is refused, and
+    # so is an image whose name ends in an extension Pillow does not know (say .html).
+    logo = forms.ImageField()
+
+
+@csrf_exempt
 @never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database answers; 503 when it does not.
-
-    The cache is checked (set/get round trip) and reported, but a failed cache makes
-    the status "degraded", not 503: the app serves every page without memcached
-    (a lost node is a miss), and a 503 would make the load balancer drop every web
-    host at once because one cache node died.
-    """
-    checks: dict[str, str] = {}
+@require_POST
+def upload_logo(request: HttpRequest, abbreviation: str) -> JsonResponse:
+    """A team's logo, from the multipart field `logo`, stored as a new file every time."""
+    if not _bearer_token_ok(request):
+        return _error(403, "a valid 'Authorization: Bearer <api_token>' header is required")
+    team = Team.objects.filter(abbreviation=abbreviation).first()
+    if team is None:
+        return _error(404, f"unknown team {abbreviation}")
+    form = LogoForm(files=request.FILES)
+    if not form.is_valid():
+        return _error(400, f"field 'logo': {' '.join(form.errors['logo'])}")
+    upload = form.cleaned_data["logo"]
+    # The file first (the storage picks a name no other file has), then the row: the
+    # old logo's file is kept, cached pages may still show it.
+    team.logo.save(upload.name, upload, save=False)
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-        checks["database"] = "ok"
+        team.save(update_fields=["logo"])
     except DatabaseError as exc:
-        checks["database"] = f"failed: {exc.__class__.__name__}"
-
-    # A key of this check's own: with one key per host, two checks at once (a probe
-    # through each load balancer, a deploy's wait, a smoke test) overwrote each other's
-    # value and one read back the other's, a "missed round trip" on a healthy cache. A
-    # fresh daemon makes that likely: it holds the requests while it loads Django, then
-    # runs them all at the same moment.
-    token = secrets.token_hex(8)
-    key = f"healthz:{HOSTNAME}:{token}"
-    try:
-        cache.set(key, token, 30)
-        checks["cache"] = "ok" if cache.get(key) == token else "failed: round trip missed"
-        cache.delete(key)
-    except Exception as exc:  # any backend error is a failed check, never a 500
-        checks["cache"] = f"failed: {exc.__class__.__name__}"
-
-    failed = [name for name, result in checks.items() if result != "ok"]
-    if checks["database"] != "ok":
-        status, code = "failed", 503
-    elif failed:
-        status, code = "degraded", 200
-    else:
-        status, code = "ok", 200
+        # No row names the new file: remove it rather than leave it behind.
+        team.logo.storage.delete(team.logo.name)
+        if not _no_primary_for_now(exc):
+            raise
+        return _database_unavailable(exc)
     return JsonResponse(
-        {
-            "status": status,
-            "host": HOSTNAME,
-            "release": settings.RELEASE,
-            "checks": checks,
-            "failed": failed,
-        },
-        status=code,
+        {"team": team.abbreviation, "logo": team.logo.name, "url": team.logo.url}, status=201
     )

@@ -1,35 +1,17 @@
-"""Response headers every tier relies on: who served it, and who may cache it."""
+"""Cache-Control on every response: who may keep it, Varnish and browsers or no one.
+
+X-Served-By and X-Release are not the app's: the deploy's release runtime adds them.
+"""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-# Resolved once per process: the name does not change while mod_wsgi runs.
-HOSTNAME = socket.gethostname()
-
 Handler = Callable[[HttpRequest], HttpResponse]
-
-
-class ServedByMiddleware:
-    """X-Served-By: the web host's name, so load tests and drills see the balancing.
-
-    X-Release: the release that rendered the response. Varnish keeps it on each cached
-    page, so a deploy bans exactly the pages an older release rendered.
-    """
-
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        response["X-Served-By"] = HOSTNAME
-        response["X-Release"] = settings.RELEASE
-        return response
 
 
 class CacheControlMiddleware:
@@ -37,7 +19,7 @@ class CacheControlMiddleware:
 
     Varnish and browsers may keep an anonymous GET for PUBLIC_CACHE_MAX_AGE seconds;
     Vary: Cookie keeps a logged-in user's page out of the shared cache. A view that
-    sets Cache-Control itself (healthz's no-store, the admin's never_cache) wins.
+    sets Cache-Control itself (the write API's no-store, the admin's never_cache) wins.
     """
 
     def __init__(self, get_response: Handler) -> None:

@@ -1,7 +1,7 @@
 """Settings shared by production (settings.py) and the tests (settings_test.py).
 
 Nothing here depends on the host: what differs per host or is secret comes from the
-settings file in settings.py.
+environment, in settings.py.
 """
 
 from __future__ import annotations
@@ -9,13 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-# The release this code belongs to: the django_app role writes the file into each release
-# it builds; /healthz/ reports it, so a deploy can tell the new code is the one answering.
-_release_file = BASE_DIR / "RELEASE"
-RELEASE = (
-    _release_file.read_text(encoding="utf-8").strip() if _release_file.exists() else "development"
-)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -28,8 +21,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so even responses other middleware short-circuits (400, 403) name the host.
-    "sample_site.middleware.ServedByMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

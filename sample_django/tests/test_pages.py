@@ -10,7 +10,6 @@ from pytest_django import DjangoAssertNumQueries
 
 from league.generator import LeagueSize
 from league.models import Game, Season, Team
-from sample_site.middleware import HOSTNAME
 
 pytestmark = pytest.mark.django_db
 
@@ -172,18 +171,3 @@ def test_anonymous_admin_redirect_is_not_public(client: Client) -> None:
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "public" not in response["Cache-Control"]
-
-
-@pytest.mark.usefixtures("league")
-def test_every_response_names_the_host(client: Client, admin_client: Client) -> None:
-    assert HOSTNAME
-    for response in (
-        client.get("/"),
-        client.get("/games/999999/"),
-        client.get("/healthz/"),
-        client.post("/api/results/", {}),
-        admin_client.get("/admin/"),
-    ):
-        assert response["X-Served-By"] == HOSTNAME
-        # The release that rendered it: what deploy.yml bans stale pages by.
-        assert response["X-Release"] == "development"

@@ -23,7 +23,10 @@ from harness.ansible_cli import PlaybookRun, list_inventory, run_playbook
 from harness.lab import PREFIX, current_release
 
 INVENTORY = REPO / "inventory" / "lab"
-HOSTS = ["varnish1", "lb1", "web1", "web2", "witness1", "cache1", "cache2", "db1", "db2", "backup1"]
+HOSTS = [
+    "varnish1", "lb1", "web1", "web2", "witness1", "cache1", "cache2", "db1", "db2", "media1",
+    "backup1",
+]  # fmt: skip
 # hitch and Varnish on varnish1 (https://www.djangostack.test:8443, pinned to 127.0.0.1),
 # without the slash: the tests add the path.
 FRONT_DOOR = lab.FRONT_DOOR.rstrip("/")

@@ -70,6 +70,17 @@ def test_a_rolling_deploy_and_its_rollback_under_load_cost_no_request() -> None:
     assert (again["X-Cache"], again["X-Release"]) == ("MISS", cached["X-Release"])
 
 
+def test_a_deploy_whose_migration_fails_under_load_costs_no_request() -> None:
+    """The release is staged and its migration run before anything serving traffic moves:
+    the migration fails (after creating a table), deploy.yml fails, and every request was
+    served by the release that ran before, which still runs everywhere; the table is gone
+    with the rest of the migration."""
+    figures = rolling_deploy.run_failed_deploy_drill(concurrency=4)
+    assert figures.landed, figures  # here: failed, nothing moved, nothing half-migrated
+    assert figures.failed == 0 and figures.requests > 100, figures
+    assert set(figures.served_by) == {"web1", "web2"}, figures
+
+
 def test_saturating_load_on_the_front_door_and_the_lb_fails_nothing_over() -> None:
     """pgpool's health checks give up on a primary within 4 s; a busy one must not look
     lost. The full drill: two minutes."""

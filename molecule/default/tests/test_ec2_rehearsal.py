@@ -18,7 +18,7 @@ EMULATOR = {
     "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
 }
 CONTRACT = [
-    "varnish", "lb", "web", "pgpool", "pgpool_witness", "cache",
+    "varnish", "lb", "web", "pgpool", "pgpool_witness", "cache", "media",
     "db_primary", "db_standby", "postgres", "backup",
 ]  # fmt: skip
 

@@ -31,6 +31,7 @@ CONTRACT: dict[tuple[str, int], str | set[str]] = {
     ("pgpool", 9000): {"pgpool", "pgpool_witness"},
     ("pgpool_witness", 9000): {"pgpool", "pgpool_witness"},
     ("postgres", 5432): {"pgpool", "pgpool_witness", "postgres"},
+    ("media", 80): {"web", "lb"},
     ("backup", 8432): {"postgres"},
     ("postgres", 8432): {"backup"},
 }

@@ -17,6 +17,7 @@ from harness.lab import (
     FRONT_DOOR_ADDRESS,
     FRONT_DOOR_NAME,
     FRONT_DOOR_PORT,
+    MANAGE,
     PLAIN_FRONT_DOOR,
     BackgroundLoad,
     on_host,
@@ -140,10 +141,7 @@ def test_the_tls_scan_finds_no_old_protocol_and_no_weak_cipher() -> None:
 def test_djangos_deployment_check_reports_nothing() -> None:
     out = on_host(
         "web1",
-        "env",
-        "DJANGOSTACK_SETTINGS=/etc/djangostack/app.json",
-        "/srv/djangostack/current/venv/bin/python",
-        "/srv/djangostack/current/src/manage.py",
+        *MANAGE,
         "check",
         "--deploy",
         "--fail-level",

@@ -3,14 +3,17 @@
 
 The web hosts have no PyPI. Everything they need arrives as two archives built here:
 
-  release.tar.gz  src/ (the project, with a RELEASE file), wheels/ (every locked
-                  requirement as a wheel for the hosts' Python and platform) and
-                  requirements.txt (the lock, hashes included)
-  static.tar.gz   collectstatic's output, for the hosts that serve /static/
+  release.tar.gz  src/ (the project, as it is), runtime/ (the release runtime: the
+                  WSGI script and the management command line), wheels/ (every locked
+                  requirement as a wheel for the hosts' Python and platform),
+                  requirements.txt (the lock, hashes included) and static/
+                  (collectstatic's output: the project's STATIC_ROOT on the web hosts,
+                  where a manifest storage finds its manifest)
+  static.tar.gz   the same static files, for the hosts that serve /static/
 
-The release id is a digest of what goes in: the project's files, the lock and the target
-Python and platforms. The same source builds the same id, so building again is a no-op
-and a deploy of unchanged code changes nothing on the hosts.
+The release id is a digest of what goes in: the project's files, the runtime, the lock
+and the target Python and platforms. The same source builds the same id, so building
+again is a no-op and a deploy of unchanged code changes nothing on the hosts.
 
 Prints one JSON object: {"changed", "release", "dir", "release_archive", "static_archive"}.
 """
@@ -30,8 +33,18 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from wheel_fit import misfits
+
+
+class LockMisfit(Exception):
+    """A locked package that cannot install on the web hosts' Python or platform."""
+
+
 # A marker written last: a build that died half-way is redone, never shipped.
 COMPLETE = "COMPLETE"
+# The release runtime every release carries (runtime/release_runtime.py says what it is).
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+RUNTIME_FILES = sorted(RUNTIME_DIR.glob("*.py"))
 
 
 def pip_env() -> dict[str, str]:
@@ -64,6 +77,8 @@ def release_id(source: Path, files: list[Path], lock: Path, target: list[str]) -
     for item in target:
         digest.update(item.encode() + b"\0")
     digest.update(lock.read_bytes() + b"\0")
+    for path in RUNTIME_FILES:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for rel in files:
         digest.update(str(rel).encode() + b"\0")
         digest.update((source / rel).read_bytes() + b"\0")
@@ -123,7 +138,9 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         for rel in files:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / rel, src / rel)
-        (src / "RELEASE").write_text(release + "\n", encoding="utf-8")
+        (work / "runtime").mkdir()
+        for path in RUNTIME_FILES:
+            shutil.copy2(path, work / "runtime" / path.name)
         shutil.copy2(lock, work / "requirements.txt")
 
         # Wheels for the hosts, not for this machine: binary only, for their Python
@@ -132,33 +149,48 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes", "--no-deps",
              "--only-binary=:all:", "--python-version", args.python_version,
-             "--implementation", "cp", *platform_args,
+             "--implementation", "cp", *platform_args, "--ignore-requires-python",
              "--dest", str(work / "wheels"), "-r", str(lock)],
             env=pip_env(),
         )  # fmt: skip
+        # pip would refuse a wheel for another Python with a page of versions; wheel_fit
+        # names the package and the Python it needs, before anything reaches a host.
+        problems = misfits(work / "wheels", args.python_version, args.platform)
+        if problems:
+            raise LockMisfit(
+                f"the lock {lock} does not fit the web hosts: "
+                + "; ".join(problems)
+                + " (playbooks/lock.yml resolves one that does)"
+            )
 
-        # collectstatic needs settings but no database: the app reads them from a JSON
-        # file, given here with throwaway values (no secret ever reaches a build).
+        # collectstatic needs settings but no database: the release runtime reads them,
+        # here throwaway values (no secret ever reaches a build).
         python = build_venv(build_dir, lock)
-        settings = work / "build-settings.json"
-        settings.write_text(
+        environment = work / "environment.json"
+        environment.write_text(
             json.dumps(
                 {
-                    "secret_key": "collectstatic-only",
-                    "database": {"name": "build", "user": "build", "password": "build"},
-                    "static_root": str(work / "static"),
+                    "DJANGO_SETTINGS_MODULE": args.settings_module,
+                    "DJANGO_SECRET_KEY": "collectstatic-only-" + "x" * 32,
+                    "DJANGO_ALLOWED_HOSTS": "localhost",
+                    "DATABASE_URL": "postgres://build:build@127.0.0.1:9/build",
+                    "DJANGO_STATIC_ROOT": str(work / "static"),
+                    "DJANGOSTACK_RELEASE": release,
                 }
             ),
             encoding="utf-8",
         )
         run(
-            [str(python), "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            [str(python), str(work / "runtime" / "release_runtime.py"), "manage", "collectstatic",
+             "--noinput", "--verbosity", "0"],
             cwd=src,
-            env={**os.environ, args.settings_env: str(settings), "PYTHONDONTWRITEBYTECODE": "1"},
-        )
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )  # fmt: skip
+        environment.unlink()
+        (work / "static").mkdir(exist_ok=True)
 
         with tarfile.open(work / "release.tar.gz", "w:gz") as archive:
-            for name in ("src", "wheels", "requirements.txt"):
+            for name in ("src", "runtime", "wheels", "requirements.txt", "static"):
                 archive.add(work / name, arcname=name)
         with tarfile.open(work / "static.tar.gz", "w:gz") as archive:
             # Unpacked straight into the static root of each host that serves it.
@@ -178,10 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, required=True, help="the project (manage.py)")
     parser.add_argument("--requirements", type=Path, required=True, help="the hashed lock")
     parser.add_argument("--build-dir", type=Path, required=True)
-    parser.add_argument("--python-version", required=True, help="the hosts' Python, e.g. 3.11")
+    parser.add_argument("--python-version", required=True, help="the hosts' Python, e.g. 3.11.2")
     parser.add_argument("--platform", action="append", required=True, help="a wheel platform tag")
     parser.add_argument("--exclude", action="append", default=[], help="a path-part pattern")
-    parser.add_argument("--settings-env", default="DJANGOSTACK_SETTINGS")
+    parser.add_argument(
+        "--settings-module", required=True, help="the project's production settings module"
+    )
     args = parser.parse_args(argv)
     # Made here, before the lock that lives in it; build() relies on it.
     args.build_dir.mkdir(parents=True, exist_ok=True)
@@ -194,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
             result = build(args)
     except subprocess.CalledProcessError as exc:
         print(json.dumps({"failed": True, "msg": f"build step failed: {exc}"}))
+        return 1
+    except LockMisfit as exc:
+        print(json.dumps({"failed": True, "msg": str(exc)}))
         return 1
     print(json.dumps(result))
     return 0

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import testinfra
@@ -91,11 +92,21 @@ def test_home_page_is_built_from_postgresql(web: Host, lb: Host) -> None:
     assert "public" in headers["Cache-Control"]
 
 
+def release_settings(web: Host) -> dict[str, str]:
+    """The variables the role wrote for the current release (environment.json)."""
+    return json.loads(web.check_output(f"cat {ROOT}/current/environment.json"))
+
+
 def test_the_app_reaches_the_database_through_the_local_pgpool(web: Host) -> None:
-    settings = json.loads(web.check_output("cat /etc/djangostack/app.json"))
-    assert (settings["database"]["host"], settings["database"]["port"]) == ("127.0.0.1", 5432)
+    url = urlsplit(release_settings(web)["DATABASE_URL"])
+    assert (url.scheme, url.hostname, url.port, url.path) == (
+        "postgres",
+        "127.0.0.1",
+        5432,
+        "/django",
+    )
     # Only pgpool answers SHOW pool_version, with the app's own credentials.
-    password = settings["database"]["password"]
+    password = unquote(url.password or "")
     conninfo = "host=127.0.0.1 user=django dbname=django"
     env = {"PGPASSWORD": password}
     version = psql(web.backend.name, "SHOW pool_version", conninfo, user=None, env=env)
@@ -123,24 +134,48 @@ def test_the_mod_wsgi_daemons_run_the_release_unprivileged(web: Host, lb: Host) 
     assert f"{ROOT}/releases/{current_release(web)}/venv/lib/" in maps
 
 
-def test_settings_file_is_readable_by_the_daemons_only(web: Host) -> None:
-    settings = web.file("/etc/djangostack/app.json")
+def test_the_release_settings_are_readable_by_the_daemons_only(web: Host) -> None:
+    path = f"{ROOT}/current/environment.json"
+    settings = web.file(path)
     assert (settings.user, settings.group, settings.mode) == ("root", "www-data", 0o640)
-    assert web.run("runuser -u nobody -- cat /etc/djangostack/app.json").rc != 0
-    assert web.run("runuser -u www-data -- cat /etc/djangostack/app.json").rc == 0
+    assert web.run(f"runuser -u nobody -- cat {path}").rc != 0
+    assert web.run(f"runuser -u www-data -- cat {path}").rc == 0
+
+
+def test_the_project_gets_the_conventional_variables(web: Host) -> None:
+    settings = release_settings(web)
+    assert settings["DJANGO_SETTINGS_MODULE"] == "sample_site.settings"
+    assert len(settings["DJANGO_SECRET_KEY"]) == 50
+    assert "app-web" in settings["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert settings["DJANGO_STATIC_ROOT"] == f"{ROOT}/releases/{current_release(web)}/static"
+    assert settings["DJANGOSTACK_RELEASE"] == current_release(web)
+    assert settings["LEAGUE_API_TOKEN"]  # django_app_environment's own
+    # The scenario has no cache tier and no media server: a local cache, a local folder.
+    assert settings["CACHE_URL"] == ""
+    assert json.loads(settings["DJANGO_MEDIA_STORAGE"])["BACKEND"].endswith("FileSystemStorage")
+
+
+def test_the_media_folder_is_the_daemons_own_before_any_upload(web: Host) -> None:
+    """A page that saves a file must find the folder there and writable by the daemons."""
+    folder = web.file("/var/www/djangostack/media")
+    assert folder.is_directory and (folder.user, folder.group) == ("www-data", "www-data")
 
 
 def test_migrations_are_applied(web: Host) -> None:
     web.check_output(
-        f"DJANGOSTACK_SETTINGS=/etc/djangostack/app.json {ROOT}/current/venv/bin/python "
-        f"{ROOT}/current/src/manage.py migrate --check --noinput"
+        f"runuser -u www-data -- {ROOT}/current/venv/bin/python "
+        f"{ROOT}/current/runtime/release_runtime.py manage migrate --check --noinput"
     )
 
 
-def test_static_files_are_on_the_lb_host_only(web: Host, lb: Host) -> None:
+def test_static_files_are_served_by_the_lb_host_and_their_manifest_is_in_the_release(
+    web: Host, lb: Host
+) -> None:
     for name in ("admin/css/base.css", "league/site.css"):
         assert lb.file(f"{STATIC_ROOT}/{name}").is_file, name
     assert not web.file(STATIC_ROOT).exists
+    # ManifestStaticFilesStorage reads it on the web host to name each file's hashed copy.
+    assert web.file(f"{ROOT}/current/static/staticfiles.json").is_file
 
 
 @pytest.fixture

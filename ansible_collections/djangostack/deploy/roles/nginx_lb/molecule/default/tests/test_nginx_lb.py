@@ -156,6 +156,18 @@ def test_media_files_are_served_from_disk_as_data(proxy: Host, url: str) -> None
     assert headers["x-content-type-options"] == "nosniff"
 
 
+def test_a_missing_media_file_is_cached_briefly(proxy: Host, url: str) -> None:
+    """A 404 kept a day would hide a file uploaded a second after someone asked for it."""
+    headers, _body = request(proxy, f"{url}/media/not-uploaded-yet.png")
+    assert headers["status"] == "404"
+    assert headers["cache-control"] == "public, max-age=10"
+
+
+def test_media_files_cannot_be_written_through_the_load_balancer(proxy: Host, url: str) -> None:
+    put = "curl -s -o /dev/null -w '%%{http_code}' -X PUT --data-binary x %s"
+    assert proxy.check_output(put, f"{url}/media/upload.txt") == "403"
+
+
 def test_nginx_says_nothing_about_its_version(proxy: Host, url: str) -> None:
     assert request(proxy, f"{url}/")[0]["server"] == "nginx"
 

@@ -149,6 +149,19 @@ def test_max_age_is_the_ttl_and_a_stale_page_is_refreshed_in_the_background(
     assert fresh["x-cache"] == "HIT" and fresh["origin"] != first["origin"]
 
 
+def test_a_404_is_kept_briefly_whatever_the_backend_says(app: Host, url: str) -> None:
+    """A day-long 404 on /media/x would hide a file uploaded a second later: the scenario's
+    varnish_not_found_ttl is 1 s, the backend asks for an hour. Cached, then expired,
+    served once more while refreshed in the background (grace), then fresh."""
+    first = fetch(app, f"{url}/media/soon.png?status=404&max_age=3600")
+    assert fetch(app, f"{url}/media/soon.png?status=404&max_age=3600")["x-cache"] == "HIT"
+    time.sleep(2.5)
+    fetch(app, f"{url}/media/soon.png?status=404&max_age=3600")
+    time.sleep(1)
+    fresh = fetch(app, f"{url}/media/soon.png?status=404&max_age=3600")
+    assert fresh["origin"] != first["origin"]
+
+
 def test_the_client_scheme_is_the_caches_own(app: Host, url: str) -> None:
     seen = json.loads(fetch(app, f"{url}/admin/scheme", "X-Forwarded-Proto: https")["backend_saw"])
     assert seen["x-forwarded-proto"] == "http"
