@@ -48,8 +48,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     uv = Path(sys.executable).parent / "uv"
     run(uv, "venv", "--quiet", "--python", sys.executable, root / "venv")
     run(uv, "pip", "install", "--quiet", "--python", root / "venv" / "bin" / "python", WAGTAIL)
-    run(root / "venv" / "bin" / "wagtail", "start", "mysite", root / "mysite")
     site = root / "mysite"
+    site.mkdir()
+    run(root / "venv" / "bin" / "wagtail", "start", "mysite", site)
     shutil.copy(SETTINGS, site / "mysite" / "settings" / "djangostack.py")
     deploy = root / "deploy"
     deploy.mkdir()

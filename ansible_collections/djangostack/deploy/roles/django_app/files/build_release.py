@@ -164,7 +164,8 @@ def build(args: argparse.Namespace) -> dict[str, object]:
             )
 
         # collectstatic needs settings but no database: the release runtime reads them,
-        # here throwaway values (no secret ever reaches a build).
+        # every variable the hosts get, here with throwaway values (no secret ever
+        # reaches a build).
         python = build_venv(build_dir, lock)
         environment = work / "environment.json"
         environment.write_text(
@@ -173,8 +174,19 @@ def build(args: argparse.Namespace) -> dict[str, object]:
                     "DJANGO_SETTINGS_MODULE": args.settings_module,
                     "DJANGO_SECRET_KEY": "collectstatic-only-" + "x" * 32,
                     "DJANGO_ALLOWED_HOSTS": "localhost",
+                    "DJANGO_DEBUG": "false",
                     "DATABASE_URL": "postgres://build:build@127.0.0.1:9/build",
+                    "DATABASE_CONN_MAX_AGE": "0",
+                    "CACHE_URL": "",
                     "DJANGO_STATIC_ROOT": str(work / "static"),
+                    "DJANGO_MEDIA_STORAGE": json.dumps(
+                        {
+                            "BACKEND": "django.core.files.storage.FileSystemStorage",
+                            "OPTIONS": {"location": str(work / "media")},
+                        }
+                    ),
+                    "DJANGO_HTTPS": "false",
+                    "DJANGO_HSTS_SECONDS": "0",
                     "DJANGOSTACK_RELEASE": release,
                 }
             ),
