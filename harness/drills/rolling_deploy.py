@@ -41,6 +41,7 @@ from pathlib import Path
 from harness.ansible_cli import REPO, run_playbook
 from harness.lab import (
     FRONT_DOOR,
+    PREFIX,
     BackgroundLoad,
     counts,
     current_release,
@@ -182,7 +183,7 @@ def run_failed_deploy_drill(concurrency: int = 8) -> Figures:
         figures = deploy_under_load(
             "failed deploy", concurrency, "-e", f"django_app_source={code}", expect=HOME_PAGE
         )
-    left = psql("db1", f"SELECT to_regclass('{HALF_MIGRATED}') IS NULL", database="django")
+    left = psql(PREFIX + "db1", f"SELECT to_regclass('{HALF_MIGRATED}') IS NULL")
     kept = (
         not figures.landed
         and "this migration fails on purpose" in figures.output
@@ -212,7 +213,7 @@ def main() -> int:
         print(f"run {number}/{args.runs} (deploy, then rollback)...", flush=True)
         figures += [(number, f) for f in run_drill(args.source, args.concurrency)]
     columns = ["run", "step", "requests", "failed", "served by", "releases served"]
-    columns += ["p50 ms", "p95 ms", "max ms", "deploy.yml (s)", "landed", "failures"]
+    columns += ["p50 ms", "p95 ms", "max ms", "deploy.yml (s)", "as meant", "failures"]
     rows = [
         (n, f.step, f"{f.requests:,}", f.failed, counts(f.served_by), counts(f.releases),
          f.p50_ms, f.p95_ms, f.max_ms, f.playbook_seconds, "yes" if f.landed else "NO",

@@ -35,7 +35,10 @@ def test_ports_published_on_loopback_only() -> None:
         "varnish1": ["127.0.0.1:8080", "127.0.0.1:8443"],  # port 80's redirect, hitch
         "lb1": ["127.0.0.1:8081"],
         "web1": ["127.0.0.1:8082"],
-        **{host: [] for host in ["web2", "witness1", "cache1", "cache2", "db1", "db2", "backup1"]},
+        **{
+            host: []
+            for host in ["web2", "witness1", "cache1", "cache2", "db1", "db2", "media1", "backup1"]
+        },
     }
 
 
