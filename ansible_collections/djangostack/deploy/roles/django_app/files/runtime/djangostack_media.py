@@ -82,7 +82,7 @@ class WebDAVStorage(Storage):
         return WebDAVError(f"{where}: the media server answered {status} {text}")
 
     def _open(self, name: str, mode: str = "rb") -> File:
-        status, _, payload = self._request("GET", name)
+        status, _headers, payload = self._request("GET", name)
         if status == 404:
             raise FileNotFoundError(f"{name} is not on the media server")
         if status != 200:
@@ -97,15 +97,15 @@ class WebDAVStorage(Storage):
         if hasattr(content, "seek"):
             content.seek(0)
         data = content.read()
-        status, _, payload = self._request("PUT", temporary, body=data)
+        status, _headers, payload = self._request("PUT", temporary, body=data)
         if status not in (200, 201, 204):
             raise self._fail("PUT", temporary, status, payload)
         try:
-            for _ in range(MAX_ATTEMPTS):
+            for _attempt in range(MAX_ATTEMPTS):
                 destination = urljoin(
                     f"{self._server.scheme}://{self._server.netloc}", self._path(name)
                 )
-                status, _, payload = self._request(
+                status, _headers, payload = self._request(
                     "MOVE", temporary, headers={"Destination": destination, "Overwrite": "F"}
                 )
                 if status in (201, 204):
@@ -120,7 +120,7 @@ class WebDAVStorage(Storage):
             raise
 
     def delete(self, name: str) -> None:
-        status, _, payload = self._request("DELETE", name)
+        status, _headers, payload = self._request("DELETE", name)
         if status not in (200, 204, 404):
             raise self._fail("DELETE", name, status, payload)
 
