@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import uuid
+from pathlib import Path
 
 import pytest
-from conftest import FRONT_DOOR, PREFIX, current_release, fetch, lab_host, run_playbook
+from conftest import FRONT_DOOR, PREFIX, REPO, current_release, fetch, lab_host, run_playbook
 from PIL import Image
 
 from harness import lab
@@ -217,4 +222,32 @@ def test_a_release_whose_pages_do_not_render_never_serves() -> None:
     assert run.returncode != 0
     assert "did not render /no-such-page/ with 200 (404 Not Found)" in run.output, run.output
     assert "nothing serving traffic changed" in run.output
+    assert {web: current_release(web) for web in ("web1", "web2")} == before
+
+
+def test_a_lock_that_does_not_fit_the_hosts_python_is_refused_naming_the_package(
+    tmp_path: Path,
+) -> None:
+    """A lock resolved for another Python (Django 6.0 needs 3.12; the hosts run 3.11.2)
+    stops the deploy at the build, before anything reaches a host, naming the package and
+    both Pythons."""
+    source = tmp_path / "sample_django"
+    shutil.copytree(REPO / "sample_django", source, ignore=shutil.ignore_patterns("__pycache__"))
+    wanted = source / "requirements.in"
+    wanted.write_text(wanted.read_text().replace("Django>=5.1,<5.2", "Django>=6.0,<6.1"))
+    subprocess.run(
+        [Path(sys.executable).parent / "uv", "pip", "compile", "--quiet",
+         "--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28",
+         "--only-binary", ":all:", "--generate-hashes",
+         "--output-file", source / "requirements.txt", wanted],
+        check=True,
+    )  # fmt: skip
+    before = {web: current_release(web) for web in ("web1", "web2")}
+    run = run_playbook("playbooks/deploy.yml", "-e", f"django_app_source={source}")
+    assert run.returncode != 0
+    said = " ".join(run.output.split())  # Ansible folds long messages over lines
+    assert re.search(
+        r"django 6\.0\.\d+ requires Python >=3\.12; the web hosts run Python 3\.11\.2", said
+    )
+    assert "Install the locked requirements" not in run.output
     assert {web: current_release(web) for web in ("web1", "web2")} == before
