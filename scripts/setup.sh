@@ -25,13 +25,16 @@ need_root() {
 }
 
 apt_updated=0
+# As the lab's image sets for its hosts (lab/image/Dockerfile): a lookup or download that
+# fails is tried again with growing waits, and a stalled one is given up after 30 s.
+APT_PATIENCE=(-o Acquire::Retries=8 -o Acquire::http::Timeout=30)
 apt_install() {
   need_root "installing $*"
   if [ $apt_updated -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq || fail "apt-get update could not reach the Debian mirror"
+    DEBIAN_FRONTEND=noninteractive apt-get "${APT_PATIENCE[@]}" update -qq || fail "apt-get update could not reach the Debian mirror"
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+  DEBIAN_FRONTEND=noninteractive apt-get "${APT_PATIENCE[@]}" install -y -qq --no-install-recommends "$@" >/dev/null \
     || fail "apt-get install $* failed"
 }
 
@@ -105,8 +108,15 @@ else
   if ! docker image inspect "$rootfs_image" >/dev/null 2>&1; then
     need_root "debootstrap"
     tmp=$(mktemp -d /var/tmp/djangostack-rootfs.XXXXXX)
-    debootstrap --variant=minbase bookworm "$tmp" http://deb.debian.org/debian >/var/tmp/debootstrap.log 2>&1 \
-      || { rm -rf "$tmp"; fail "debootstrap failed: read /var/tmp/debootstrap.log"; }
+    # wget, under debootstrap, waits 15 minutes on a stalled download, 20 times over: a
+    # mirror that stalls would hold the whole run. Ten minutes at most (it takes about 30 s),
+    # then once more from scratch.
+    for attempt in 1 2; do
+      timeout 600 debootstrap --variant=minbase bookworm "$tmp" http://deb.debian.org/debian >/var/tmp/debootstrap.log 2>&1 \
+        && break
+      rm -rf "$tmp" && mkdir -p "$tmp"
+      [ $attempt = 2 ] && { rm -rf "$tmp"; fail "debootstrap failed twice: read /var/tmp/debootstrap.log"; }
+    done
     tar -C "$tmp" -c . | docker import - "$rootfs_image" >/dev/null || { rm -rf "$tmp"; fail "docker import failed"; }
     rm -rf "$tmp"
   fi

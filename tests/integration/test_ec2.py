@@ -3,7 +3,8 @@
 The tests run in file order on one emulator, as an operator would: provision, provision
 again (nothing changes), read the inventory, check what was built against the network
 (only the edge and the bastion public, the rest behind the NAT gateway), the tier matrix,
-the backup host's IAM role and the bucket, tear down (twice) and find the data kept, then
+the backup and web hosts' IAM roles and the bucket, uploads through the web hosts' role
+into the media prefix, tear down (twice) and find the data kept, then
 tear down naming the data and find nothing left but what the stack does not own. The
 emulator (scripts/aws_emulator.sh: moto with harness/aws_emulator.py's fixes) is started
 here and stopped at the end; a dead endpoint must fail, never yield an empty inventory
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,8 +46,12 @@ EMULATOR_ENV = {
 INVENTORY = "inventory/ec2/aws_ec2.yml"
 BUCKET = f"{PROJECT}-123456789012-{REGION}"  # <project>-<account id>-<region>, moto's account
 BACKUP_ROLE = f"{PROJECT}-backup"
+WEB_ROLE = f"{PROJECT}-web"
 # The repository's prefix in the bucket: the IAM policy's, and pgBackRest's repo1-path.
 REPOSITORY = "pgbackrest"
+# The uploads' prefix: the web role's, django-storages' location, the load balancers' origin.
+MEDIA = "media"
+SITE = "www.example.com"  # stack_site_names, as the operator sets it
 
 # What inventory/ec2/stack.yml describes: the workshop's stack, the lab's ten hosts.
 GROUPS = {
@@ -491,10 +497,20 @@ def test_bucket_blocks_public_access(provisioned: PlaybookRun) -> None:
     assert {"Key": "Project", "Value": PROJECT} in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]
 
 
-def test_bucket_is_versioned_and_denies_plain_http(provisioned: PlaybookRun) -> None:
+def s3_endpoint() -> dict[str, Any]:
+    [endpoint] = client("ec2").describe_vpc_endpoints(
+        Filters=[*tagged("Project"), {"Name": "vpc-endpoint-state", "Values": ["available"]}]
+    )["VpcEndpoints"]
+    return endpoint
+
+
+def test_bucket_is_versioned_denies_plain_http_and_admits_readers_of_media_from_the_vpc_alone(
+    provisioned: PlaybookRun,
+) -> None:
     s3 = client("s3")
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+    from_the_vpc = {"aws:SourceVpce": s3_endpoint()["VpcEndpointId"]}
     assert [
         {key: statement[key] for key in ("Effect", "Principal", "Action", "Resource", "Condition")}
         for statement in policy["Statement"]
@@ -505,41 +521,80 @@ def test_bucket_is_versioned_and_denies_plain_http(provisioned: PlaybookRun) -> 
             "Action": "s3:*",
             "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
+        },
+        # The load balancers read uploads with no credentials, through the endpoint only;
+        # listing the prefix makes a missing file a 404 rather than a 403.
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{BUCKET}/{MEDIA}/*",
+            "Condition": {"StringEquals": from_the_vpc},
+        },
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:aws:s3:::{BUCKET}",
+            "Condition": {
+                "StringEquals": from_the_vpc,
+                "StringLike": {"s3:prefix": [f"{MEDIA}/*"]},
+            },
+        },
     ]
 
 
-def test_only_the_backup_host_carries_the_instance_profile(provisioned: PlaybookRun) -> None:
+def test_both_kinds_of_subnet_reach_s3_through_the_gateway_endpoint(
+    provisioned: PlaybookRun,
+) -> None:
+    endpoint = s3_endpoint()
+    assert (endpoint["ServiceName"], endpoint["VpcEndpointType"]) == (
+        f"com.amazonaws.{REGION}.s3",
+        "Gateway",
+    )
+    [vpc] = client("ec2").describe_vpcs(Filters=tagged("Project"))["Vpcs"]
+    assert endpoint["VpcId"] == vpc["VpcId"]
+    tables = client("ec2").describe_route_tables(Filters=tagged("Project"))["RouteTables"]
+    assert sorted(endpoint["RouteTableIds"]) == sorted(t["RouteTableId"] for t in tables)
+    assert len(tables) == 2  # the public subnets' and the private ones'
+
+
+def test_only_the_backup_and_web_hosts_carry_instance_profiles(provisioned: PlaybookRun) -> None:
     live = instances()
     profiles = {
         name: i["IamInstanceProfile"]["Arn"]
         for name, i in live.items()
         if "IamInstanceProfile" in i
     }
+    arn = "arn:aws:iam::123456789012:instance-profile/{}/{}".format
     assert profiles == {
-        "backup1": f"arn:aws:iam::123456789012:instance-profile/{PROJECT}/{BACKUP_ROLE}"
+        "backup1": arn(PROJECT, BACKUP_ROLE),
+        "web1": arn(PROJECT, WEB_ROLE),
+        "web2": arn(PROJECT, WEB_ROLE),
     }
     iam = client("iam")
-    profile = iam.get_instance_profile(InstanceProfileName=BACKUP_ROLE)["InstanceProfile"]
-    assert [role["RoleName"] for role in profile["Roles"]] == [BACKUP_ROLE]
-    # Only EC2 may assume the role.
-    trust = iam.get_role(RoleName=BACKUP_ROLE)["Role"]["AssumeRolePolicyDocument"]
-    assert [(s["Effect"], s["Principal"], s["Action"]) for s in trust["Statement"]] == [
-        ("Allow", {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole")
-    ]
+    for role in [BACKUP_ROLE, WEB_ROLE]:
+        profile = iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]
+        assert [r["RoleName"] for r in profile["Roles"]] == [role]
+        # Only EC2 may assume the role.
+        trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        assert [(s["Effect"], s["Principal"], s["Action"]) for s in trust["Statement"]] == [
+            ("Allow", {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole")
+        ]
 
 
 def as_list(value: str | list[str]) -> list[str]:
     return sorted([value] if isinstance(value, str) else value)
 
 
-def test_the_backup_role_may_use_the_repository_prefix_and_nothing_else(
-    provisioned: PlaybookRun,
+@pytest.mark.parametrize(("role", "prefix"), [(BACKUP_ROLE, REPOSITORY), (WEB_ROLE, MEDIA)])
+def test_each_role_may_use_its_prefix_and_nothing_else(
+    provisioned: PlaybookRun, role: str, prefix: str
 ) -> None:
     iam = client("iam")
-    assert iam.list_attached_role_policies(RoleName=BACKUP_ROLE)["AttachedPolicies"] == []
-    [name] = iam.list_role_policies(RoleName=BACKUP_ROLE)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=BACKUP_ROLE, PolicyName=name)["PolicyDocument"]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
     grants = sorted(
         (
             statement["Effect"],
@@ -553,14 +608,14 @@ def test_the_backup_role_may_use_the_repository_prefix_and_nothing_else(
         (
             "Allow",
             ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-            [f"arn:aws:s3:::{BUCKET}/{REPOSITORY}/*"],
+            [f"arn:aws:s3:::{BUCKET}/{prefix}/*"],
             None,
         ),
         (
             "Allow",
             ["s3:ListBucket"],
             [f"arn:aws:s3:::{BUCKET}"],
-            {"StringLike": {"s3:prefix": [f"{REPOSITORY}/*"]}},
+            {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
         ),
     ]
 
@@ -605,6 +660,100 @@ def test_the_backup_host_keeps_its_repository_in_the_bucket(provisioned: Playboo
     assert resolved("pgbackrest_host_name") == {
         name: i["PrivateDnsName"] for name, i in instances().items() if name != BASTION
     }
+
+
+def test_the_web_hosts_keep_uploads_in_the_bucket_and_the_load_balancers_read_them_there(
+    provisioned: PlaybookRun,
+) -> None:
+    """inventory/ec2/group_vars: STORAGES["default"] as the web hosts see it, and /media/'s
+    origin as the load balancers do."""
+    site = ["-e", json.dumps({"stack_site_names": [SITE]})]
+    storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BUCKET,
+            "location": MEDIA,
+            "region_name": REGION,
+            "file_overwrite": False,
+            "custom_domain": SITE,
+            "querystring_auth": False,
+        },
+    }
+    # No key in the settings: the instance profile's credentials, from the instance metadata.
+    assert resolved("django_app_media_storage", *site, hosts="web") == {
+        "web1": storage,
+        "web2": storage,
+    }
+    assert resolved("nginx_lb_media_origin", *site, hosts="lb") == {
+        "lb1": f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{MEDIA}"
+    }
+    assert resolved("nginx_lb_media_resolvers", hosts="lb") == {"lb1": ["169.254.169.253"]}
+    assert resolved("nginx_lb_media_url", hosts="lb") == {"lb1": f"/{MEDIA}/"}
+
+
+# What a web host's app does with an upload: Django's default storage, as the deploy sets
+# DJANGO_MEDIA_STORAGE, saving the same name twice, then reading both back. The endpoint
+# is the emulator's, given as boto3 takes it from the environment (AWS_ENDPOINT_URL).
+UPLOADS = """
+import json, sys
+from django.conf import settings
+settings.configure(STORAGES={"default": json.loads(sys.argv[1])})
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+names = [default_storage.save("logos/team.png", ContentFile(body)) for body in (b"1st", b"2nd")]
+print(json.dumps({
+    "names": names,
+    "bodies": [default_storage.open(name).read().decode() for name in names],
+    "urls": [default_storage.url(name) for name in names],
+}))
+"""
+
+
+def test_uploads_through_the_web_role_land_in_the_media_prefix_and_never_overwrite(
+    provisioned: PlaybookRun,
+) -> None:
+    [storage] = {
+        json.dumps(value)
+        for value in resolved(
+            "django_app_media_storage", "-e", json.dumps({"stack_site_names": [SITE]}), hosts="web"
+        ).values()
+    }
+    # The credentials a web instance gets from its instance metadata: the web role's, as
+    # EC2 assumes it for the instance profile.
+    role = client("iam").get_role(RoleName=WEB_ROLE)["Role"]["Arn"]
+    credentials = client("sts").assume_role(RoleArn=role, RoleSessionName="web1")["Credentials"]
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": ENDPOINT,
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
+    # moto applies a bucket policy's statements without their conditions: DenyPlainHTTP
+    # would deny every request, over any transport. The policy is lifted for the uploads,
+    # then put back (its content is the bucket test's) once they are removed again, every
+    # version: the teardown tests find the bucket as provisioning left it.
+    s3 = client("s3")
+    policy = s3.get_bucket_policy(Bucket=BUCKET)["Policy"]
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", UPLOADS, storage], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{MEDIA}/").get("Contents", [])
+    finally:
+        versions = s3.list_object_versions(Bucket=BUCKET, Prefix=f"{MEDIA}/")
+        for version in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])
+        s3.put_bucket_policy(Bucket=BUCKET, Policy=policy)
+    made = json.loads(run.stdout)
+    first, second = made["names"]
+    assert first == "logos/team.png" and second != first and second.startswith("logos/team_")
+    assert made["bodies"] == ["1st", "2nd"]
+    assert made["urls"] == [f"https://{SITE}/{MEDIA}/{name}" for name in made["names"]]
+    # In the bucket, under the media prefix: the keys the load balancers' origin serves.
+    assert sorted(o["Key"] for o in listed) == sorted(f"{MEDIA}/{name}" for name in made["names"])
 
 
 def test_the_ssh_key_stays_on_the_controller(provisioned: PlaybookRun, key_file: Path) -> None:
@@ -653,6 +802,16 @@ def left_behind() -> dict[str, list[str]]:
             for g in ec2.describe_nat_gateways(
                 Filter=[*tagged("Project"), {"Name": "state", "Values": ["pending", "available"]}]
             )["NatGateways"]
+        ],
+        # A deleted endpoint stays listed a while, as deleted.
+        "vpc_endpoints": [
+            e["VpcEndpointId"]
+            for e in ec2.describe_vpc_endpoints(
+                Filters=[
+                    *tagged("Project"),
+                    {"Name": "vpc-endpoint-state", "Values": ["pending", "available"]},
+                ]
+            )["VpcEndpoints"]
         ],
         "elastic_ips": [
             a["PublicIp"] for a in ec2.describe_addresses(Filters=tagged("Project"))["Addresses"]
@@ -712,8 +871,10 @@ def test_teardown_prints_its_plan_then_removes_all_but_the_data(
     for volume in data:
         assert f"KEEP volume {volume}" in said
     assert f"KEEP bucket {BUCKET}" in said
-    assert f"remove IAM instance profile /{PROJECT}/{BACKUP_ROLE}" in said
-    assert f"remove IAM role /{PROJECT}/{BACKUP_ROLE}" in said
+    for role in [BACKUP_ROLE, WEB_ROLE]:
+        assert f"remove IAM instance profile /{PROJECT}/{role}" in said
+        assert f"remove IAM role /{PROJECT}/{role}" in said
+    assert f"remove VPC endpoint {before['vpc_endpoints'][0]} (com.amazonaws.{REGION}.s3)" in said
     # The data stays; everything else the stack made is gone.
     assert left_behind() == {
         **{kind: [] for kind in before},

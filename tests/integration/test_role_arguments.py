@@ -238,6 +238,7 @@ CASES = [
     ("media_server", "media_server_read_sources", ["10.0.0.0/8"]),
     ("media_server", "media_server_max_upload_mb", 0),
     ("nginx_lb", "nginx_lb_media_origin", "media1:80"),
+    ("nginx_lb", "nginx_lb_media_resolvers", ["dns.example.com"]),
     ("varnish", "varnish_not_found_ttl", -1),
     ("django_app", "django_app_allowed_hosts", []),
     ("nginx_lb", "nginx_lb_port", "eighty"),
@@ -346,6 +347,9 @@ CASES = [
     ("ec2_stack", "ec2_stack_volume_gb", 4),
     ("ec2_stack", "ec2_stack_image_id", "debian-12"),
     ("ec2_stack", "ec2_stack_bucket_name", "Static_Files"),
+    ("ec2_stack", "ec2_stack_bucket_name", "static.example.com"),
+    ("ec2_stack", "ec2_stack_media_path", "/media"),
+    ("ec2_stack", "ec2_stack_media_path", "pgbackrest/uploads"),
     ("ec2_stack", "ec2_stack_wait", "perhaps"),
 ]
 

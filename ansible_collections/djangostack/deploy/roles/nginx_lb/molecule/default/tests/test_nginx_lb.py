@@ -1,7 +1,7 @@
 """Behaviour of nginx_lb in front of two tiny HTTP backends: balancing, no client error
 when a backend dies, the client's address believed from the proxy tier only, static and
-media files from disk, limits, the sign-in rate limit and the admin's allow-list, and a
-configuration nginx -t refuses never applied."""
+media files from disk or from an origin, limits, the sign-in rate limit and the admin's
+allow-list, and a configuration nginx -t refuses never applied."""
 
 from __future__ import annotations
 
@@ -166,6 +166,33 @@ def test_a_missing_media_file_is_cached_briefly(proxy: Host, url: str) -> None:
 def test_media_files_cannot_be_written_through_the_load_balancer(proxy: Host, url: str) -> None:
     put = "curl -s -o /dev/null -w '%%{http_code}' -X PUT --data-binary x %s"
     assert proxy.check_output(put, f"{url}/media/upload.txt") == "403"
+
+
+def test_a_media_origin_by_name_is_asked_again_and_its_path_takes_the_media_urls_place(
+    lb: Host, proxy: Host, url: str
+) -> None:
+    """The EC2 shape of the origin (the bucket's name and its media prefix, the VPC's
+    resolver), here a backend by name and Docker's resolver: nginx resolves the name at
+    request time, passes /media/<name> as <path>/<name>, escaped again, with the origin's
+    Host, and sets the caching itself."""
+    origin = {
+        "nginx_lb_media_origin": f"http://{BACKENDS[0]}/bucket/media",
+        "nginx_lb_media_resolvers": ["127.0.0.11"],
+    }
+    try:
+        run = run_scenario_playbook("converge.yml", "-e", json.dumps(origin))
+        assert run.returncode == 0, run.output
+        assert "resolver 127.0.0.11 valid=60s" in lb.file("/etc/nginx/nginx.conf").content_string
+        headers, body = request(proxy, f"{url}/media/logos/%C3%A9quipe%20one.png")
+        assert headers["status"] == "200"
+        echoed = json.loads(body)
+        assert echoed["path"] == "/bucket/media/logos/%C3%A9quipe%20one.png"
+        assert echoed["headers"]["host"] == BACKENDS[0]
+        assert headers["cache-control"] == "public, max-age=86400"
+        headers, _body = request(proxy, f"{url}/media/logos/gone.png?status=404")
+        assert (headers["status"], headers["cache-control"]) == ("404", "public, max-age=10")
+    finally:
+        assert run_scenario_playbook("converge.yml").returncode == 0
 
 
 def test_nginx_says_nothing_about_its_version(proxy: Host, url: str) -> None:
