@@ -14,6 +14,7 @@ run_phase() {
   local name=$1; shift
   local start=$SECONDS rc=0
   printf '\n======== phase %s ========\n' "$name"
+  date +%s >"$_phase_logs/$name.started"
   if [ -t 1 ]; then
     # On a terminal the output stays in sight (and in colour): nothing to repeat.
     "$@" || rc=$?
@@ -21,6 +22,7 @@ run_phase() {
     { "$@" || rc=$?; echo $rc >"$_phase_logs/$name.rc"; } 2>&1 | tee "$_phase_logs/$name"
     rc=$(cat "$_phase_logs/$name.rc")
   fi
+  rm -f "$_phase_logs/$name.started"
   local took=$((SECONDS - start))
   _phases+=("$name"); _durations+=("$took")
   if [ $rc -eq 0 ]; then _results+=(passed); else _results+=("FAILED (exit $rc)"); fi
@@ -72,4 +74,43 @@ phase_summary() {
     printf 'phases: %d passed, %d failed\n' "$passed" "$failed"
   fi
   [ "$failed" -eq 0 ]
+}
+
+# watch_deadline LIMIT: ends the run, from the background, if it is still going LIMIT
+# seconds from now, after saying which phases were running and how each one's output
+# ended. CI stops a run at its own limit without a word about the phases, and shows only
+# the log's last lines: with a LIMIT a little shorter, those lines say where the run stood.
+watch_deadline() {
+  local top=$$ end=$((SECONDS + $1)) limit=$1
+  (
+    me=$BASHPID
+    # Until the run's shell ends: gone, or a zombie its parent has not reaped yet (which
+    # kill -0 would count as alive, the parent waiting on this very output to close).
+    while ps -o stat= -p "$top" 2>/dev/null | grep -qv '^Z'; do
+      if [ $SECONDS -ge $end ]; then
+        printf '\n======== DEADLINE: the run is stopped, still going after %ss ========\n' "$limit"
+        for started in "$_phase_logs"/*.started; do
+          [ -e "$started" ] || continue
+          name=$(basename "$started" .started)
+          printf -- '---- phase %s, running for %ss; the last 12 lines of its output:\n' \
+            "$name" $(($(date +%s) - $(cat "$started")))
+          tail -n 12 "$_phase_logs/$name" 2>/dev/null
+        done
+        # Every process under the run's shell, but this one.
+        descendants() {
+          local pid
+          for pid in $(ps -o pid= --ppid "$1"); do
+            [ "$pid" = "$me" ] && continue
+            echo "$pid"
+            descendants "$pid"
+          done
+        }
+        # shellcheck disable=SC2046 # one pid per word
+        kill -KILL "$top" $(descendants "$top") 2>/dev/null
+        printf '\n======== DEADLINE: stopped after %ss (TEST_DEADLINE) ========\n' "$limit"
+        exit 1
+      fi
+      sleep 5
+    done
+  ) &
 }

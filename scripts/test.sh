@@ -124,6 +124,12 @@ run_lane() {
   done
 }
 
+# TEST_DEADLINE (seconds; .ci/run sets it under CI's limit): a run still going then is
+# stopped, saying where it stood (watch_deadline, scripts/phases.sh).
+if [ -n "${TEST_DEADLINE:-}" ]; then
+  [[ $TEST_DEADLINE =~ ^[1-9][0-9]*$ ]] || { echo "TEST_DEADLINE must be a whole number of seconds: got '$TEST_DEADLINE'"; exit 2; }
+  watch_deadline "$TEST_DEADLINE"
+fi
 run_phase setup bash scripts/setup.sh || { echo "setup failed: nothing else can run"; exit 1; }
 # The phases that need no lab are each mostly one process on one core: two lanes of them
 # at once (measured: 235 s one after the other, 140 s in lanes). The phases with

@@ -1,12 +1,14 @@
 """The test runner (scripts/test.sh, .ci/run) refuses what would make a run lie: a
 narrowed run in CI, a narrowed run's summary that hides what it left out, and a
-MOLECULE_JOBS that would never start a role. Each refusal comes before any phase runs."""
+MOLECULE_JOBS that would never start a role. Each refusal comes before any phase runs. A
+run past its TEST_DEADLINE stops itself, saying where it stood."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ def runner_environment(**env: str) -> dict[str, str]:
     test alone: CI exports TEST_ALL_PHASES, and `make test` runs these tests in a lane
     whose PHASE_RECORDS file a phase run here would write into (a phantom "lint passed"
     in the real summary, counted among the phases that passed)."""
-    settings = ("PHASES", "MOLECULE_JOBS", "TEST_ALL_PHASES", "PHASE_RECORDS")
+    settings = ("PHASES", "MOLECULE_JOBS", "TEST_ALL_PHASES", "PHASE_RECORDS", "TEST_DEADLINE")
     return {**{k: v for k, v in os.environ.items() if k not in settings}, **env}
 
 
@@ -104,3 +106,22 @@ def test_these_tests_never_record_into_the_lane_running_them(
     monkeypatch.setenv("PHASE_RECORDS", str(records))
     assert bash("source scripts/phases.sh; run_phase lint true").returncode == 0
     assert not records.exists()
+
+
+def test_a_run_past_its_deadline_stops_naming_the_phase_still_running() -> None:
+    script = "source scripts/phases.sh; watch_deadline 2; run_phase molecule sleep 60; echo went on"
+    started = time.monotonic()
+    result = bash(script)  # returns at end of output: nothing of the run may hold it open
+    assert time.monotonic() - started < 20
+    assert result.returncode != 0
+    assert "---- phase molecule, running for " in result.stdout
+    assert "went on" not in result.stdout
+    # The last line, where CI's cut log still shows it.
+    assert result.stdout.rstrip().endswith("DEADLINE: stopped after 2s (TEST_DEADLINE) ========")
+
+
+def test_a_run_within_its_deadline_ends_as_without_one() -> None:
+    result = bash("source scripts/phases.sh; watch_deadline 60; run_phase lint true; phase_summary")
+    assert result.returncode == 0
+    assert "DEADLINE" not in result.stdout
+    assert "phases: 1 passed, 0 failed" in result.stdout
